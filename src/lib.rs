@@ -1,0 +1,3 @@
+//! llm-gateway library.
+pub mod error;
+pub mod protocol;
