@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Permission,
     /// The requested model is not configured (404).
     ModelNotFound,
+    /// No such endpoint (404).
+    NotFound,
     /// The request body is over the configured limit (413).
     PayloadTooLarge,
     /// The gateway's own limits refused the request (429).
@@ -55,7 +57,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::Authentication => StatusCode::UNAUTHORIZED,
             ErrorKind::Permission => StatusCode::FORBIDDEN,
-            ErrorKind::ModelNotFound => StatusCode::NOT_FOUND,
+            ErrorKind::ModelNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Upstream(s) => match s {
@@ -68,9 +70,7 @@ impl ErrorKind {
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             // 499 is nginx's "client closed request"; nobody receives it.
-            ErrorKind::ClientClosed => {
-                StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
-            }
+            ErrorKind::ClientClosed => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,7 +78,9 @@ impl ErrorKind {
     /// The `error_type` label of `llm_errors_total`: a small closed set.
     pub fn metric_label(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge => "invalid_request",
+            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::NotFound => {
+                "invalid_request"
+            }
             ErrorKind::Authentication => "auth",
             ErrorKind::Permission => "permission",
             ErrorKind::ModelNotFound => "model_not_found",
@@ -314,10 +316,19 @@ mod tests {
     #[test]
     fn upstream_statuses_map_as_documented() {
         assert_eq!(ErrorKind::Upstream(404).status(), StatusCode::NOT_FOUND);
-        assert_eq!(ErrorKind::Upstream(429).status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            ErrorKind::Upstream(429).status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
         assert_eq!(ErrorKind::Upstream(500).status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(ErrorKind::Upstream(529).status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(ErrorKind::Upstream(504).status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(
+            ErrorKind::Upstream(529).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ErrorKind::Upstream(504).status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
         assert_eq!(ErrorKind::Upstream(429).metric_label(), "rate_limit");
         assert_eq!(ErrorKind::Upstream(400).metric_label(), "upstream_4xx");
     }

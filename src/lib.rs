@@ -1,3 +1,82 @@
-//! llm-gateway library.
+//! llm-gateway: one OpenAI-compatible endpoint in front of OpenAI, Anthropic,
+//! Gemini and any OpenAI-compatible server.
+//!
+//! The path of a request: [`server`] wires actix-web workers with the
+//! [`logging`] middleware and the [`routes`]; a handler authenticates the
+//! caller ([`auth`]) against the live [`config`] snapshot ([`state`]),
+//! resolves the model, and sends an [`upstream::UpstreamCall`] to the
+//! provider's actor on its worker ([`upstream::actor`]), which encodes the
+//! request in the provider's dialect ([`protocol`]), sends it, and returns
+//! the answer in the caller's format, whole or as a stream. Errors are
+//! values ([`error`]) rendered once, in the caller's API format.
+
+pub mod auth;
+pub mod config;
 pub mod error;
+pub mod logging;
 pub mod protocol;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod upstream;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// A started gateway.
+pub struct Gateway {
+    /// The actix server future; await it to run until stopped.
+    pub server: actix_web::dev::Server,
+    /// Shared state (config, readiness).
+    pub shared: Arc<state::Shared>,
+    /// The bound address.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Gateway {
+    /// Starts serving `snapshot` on `listener` (bound by the caller, so tests
+    /// can use port 0). Must be called inside an actix system.
+    pub fn start(snapshot: config::Snapshot, listener: TcpListener) -> std::io::Result<Self> {
+        // rustls 0.23 needs a process-wide crypto provider for https upstreams.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(state::Shared::new(snapshot));
+        let server = server::build(shared.clone(), listener)?;
+        shared.set_ready(true);
+        Ok(Self {
+            server,
+            shared,
+            addr,
+        })
+    }
+}
+
+impl Gateway {
+    /// Serves until SIGINT or SIGTERM, then stops gracefully.
+    pub async fn run(self, _source: config::load::ConfigSource) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shared = self.shared.clone();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            shared.set_ready(false);
+            tracing::info!("shutting down: draining in-flight requests");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

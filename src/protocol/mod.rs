@@ -7,6 +7,7 @@
 //! [`ChunkDecoder`].
 
 pub mod openai;
+pub mod raw;
 pub mod sse;
 
 use crate::error::GatewayError;

@@ -170,7 +170,10 @@ mod tests {
         for piece in 1..input.len() {
             assert_eq!(
                 parse_in_pieces(input, piece),
-                vec![ev(Some("message_start"), "{\"a\":1}"), ev(Some("ping"), "{}")],
+                vec![
+                    ev(Some("message_start"), "{\"a\":1}"),
+                    ev(Some("ping"), "{}")
+                ],
                 "piece size {piece}"
             );
         }

@@ -1,0 +1,74 @@
+//! The [`Caller`] extractor: who is calling, from their gateway key.
+//!
+//! The key comes from `Authorization: Bearer <key>` or `x-api-key`. Missing,
+//! unknown and disabled keys get the same 401, so a caller cannot probe which
+//! keys exist; keys are looked up by SHA-256 digest (see
+//! [`key_digest`](crate::config::key_digest)).
+
+use crate::config::Snapshot;
+use crate::error::{ErrorKind, GatewayError};
+use crate::routes::ApiError;
+use crate::state::Shared;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use std::future::{ready, Ready};
+use std::sync::Arc;
+
+/// An authenticated caller and the snapshot their request is served with.
+pub struct Caller {
+    /// The key's configured name: who the caller is in logs and metrics.
+    pub name: Arc<str>,
+    /// The config snapshot taken at the start of the request.
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// The presented key, if any.
+fn presented_key(req: &HttpRequest) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v);
+        return Some(token.trim());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let api = ApiError::api_of(req);
+        let Some(shared) = req.app_data::<web::Data<Shared>>() else {
+            return ready(Err(ApiError(
+                GatewayError::new(ErrorKind::Internal, "gateway state missing"),
+                api,
+            )));
+        };
+        let snapshot = shared.snapshot();
+        let entry = presented_key(req)
+            .filter(|k| !k.is_empty())
+            .and_then(|k| snapshot.key(k))
+            .filter(|e| e.enabled);
+        ready(match entry {
+            Some(e) => Ok(Caller {
+                name: e.name.clone(),
+                snapshot: snapshot.clone(),
+            }),
+            None => Err(ApiError(
+                GatewayError::new(
+                    ErrorKind::Authentication,
+                    "Invalid or missing API key. Send your gateway key as `Authorization: Bearer <key>`.",
+                )
+                .with_code("invalid_api_key"),
+                api,
+            )),
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! The config file's shape, as written by users (the seed README's format,
+//! plus optional fields). Everything is validated into a
+//! [`Snapshot`](super::Snapshot) before use; nothing here is used directly by
+//! the request path.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeySection>,
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelSection>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+pub struct ServerSection {
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: i64,
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    /// Worker threads; default: one per core.
+    pub workers: Option<i64>,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: i64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            host: default_host(),
+            port: default_port(),
+            log_level: default_log_level(),
+            log_format: default_log_format(),
+            workers: None,
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+fn default_host() -> String {
+    "0.0.0.0".to_owned()
+}
+fn default_port() -> i64 {
+    8080
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+fn default_log_format() -> String {
+    "json".to_owned()
+}
+fn default_max_body_bytes() -> i64 {
+    10 * 1024 * 1024
+}
+fn default_true() -> bool {
+    true
+}
+
+/// One `[[api_keys]]` entry.
+#[derive(Debug, Deserialize)]
+pub struct ApiKeySection {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+/// One `[models."NAME"]` entry.
+#[derive(Debug, Deserialize)]
+pub struct ModelSection {
+    pub provider: String,
+    /// The provider's own name for the model; default: the gateway name.
+    pub api_model: Option<String>,
+    /// Output token limit sent when the caller gives none and the provider
+    /// requires one (Anthropic); default 4096.
+    pub default_max_tokens: Option<i64>,
+}
+
+/// One `[providers.ID]` entry.
+#[derive(Debug, Deserialize)]
+pub struct ProviderSection {
+    /// `openai`, `anthropic`, `gemini` or `mock`; default: the ID, when the ID
+    /// is one of those.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout_seconds: Option<f64>,
+    pub api_version: Option<String>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize)]
+pub struct MetricsSection {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_metrics_endpoint")]
+    pub endpoint: String,
+    #[serde(default)]
+    pub include_api_key_hash: bool,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            endpoint: default_metrics_endpoint(),
+            include_api_key_hash: false,
+        }
+    }
+}
+
+fn default_metrics_endpoint() -> String {
+    "/metrics".to_owned()
+}

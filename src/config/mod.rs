@@ -1,0 +1,566 @@
+//! Configuration: the file format ([`file`]), loading with env overrides
+//! ([`load`]), and the validated, immutable [`Snapshot`] the request path
+//! reads.
+//!
+//! A snapshot is built only from a file that validated completely; every
+//! problem is reported at once, each naming its field ([`ConfigErrors`]).
+
+pub mod file;
+pub mod load;
+
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use load::{load_file, LoadError};
+
+/// The built-in demo config (`config/demo.toml`), used when no config file is
+/// given and none is found.
+pub const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
+
+/// A secret string that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret value, for the one place that sends it upstream.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// SHA-256 of a gateway key: keys are looked up by digest, so the map holds
+/// no key and a lookup's timing says nothing about how much of a key matched.
+pub type KeyDigest = [u8; 32];
+
+/// Digest of a presented or configured key.
+pub fn key_digest(key: &str) -> KeyDigest {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// The provider protocol families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// OpenAI and every OpenAI-compatible server: bodies pass through.
+    OpenAi,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Google Gemini generateContent.
+    Gemini,
+    /// Answers in-process, without network: demo and load tests.
+    Mock,
+}
+
+impl ProviderKind {
+    /// Parses a `type` value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "openai" => Some(Self::OpenAi),
+            "anthropic" => Some(Self::Anthropic),
+            "gemini" => Some(Self::Gemini),
+            "mock" => Some(Self::Mock),
+            _ => None,
+        }
+    }
+
+    /// The `type` spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Mock => "mock",
+        }
+    }
+
+    fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Self::OpenAi => Some("https://api.openai.com/v1"),
+            Self::Anthropic => Some("https://api.anthropic.com/v1"),
+            Self::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            Self::Mock => None,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// `[server]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub workers: Option<usize>,
+    pub max_body_bytes: usize,
+}
+
+/// `[metrics]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub endpoint: String,
+    pub include_api_key_hash: bool,
+}
+
+/// One gateway key, as the request path sees it (the key itself is gone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyEntry {
+    /// Who the caller is, for logs and metrics.
+    pub name: Arc<str>,
+    pub enabled: bool,
+}
+
+/// One provider's settings. Provider actors compare these to notice changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderSettings {
+    pub id: Arc<str>,
+    pub kind: ProviderKind,
+    pub enabled: bool,
+    pub api_key: Option<Secret>,
+    /// Without trailing slash.
+    pub base_url: String,
+    pub timeout: Duration,
+    /// `anthropic-version` header value.
+    pub api_version: String,
+}
+
+/// Where a model name routes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRoute {
+    /// The gateway-side name callers use.
+    pub name: Arc<str>,
+    pub provider: Arc<ProviderSettings>,
+    /// The provider's name for the model.
+    pub api_model: String,
+    /// Output token limit for providers that require one (Anthropic).
+    pub default_max_tokens: u64,
+}
+
+/// One validated configuration, immutable once built.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub server: ServerSettings,
+    pub metrics: MetricsSettings,
+    keys: HashMap<KeyDigest, KeyEntry>,
+    /// Sorted by name, so listings are stable.
+    pub models: BTreeMap<String, ModelRoute>,
+    pub providers: BTreeMap<String, Arc<ProviderSettings>>,
+}
+
+impl Snapshot {
+    /// The key entry for a presented key, if configured (enabled or not).
+    pub fn key(&self, presented: &str) -> Option<&KeyEntry> {
+        self.keys.get(&key_digest(presented))
+    }
+
+    /// The route of a model name.
+    pub fn model(&self, name: &str) -> Option<&ModelRoute> {
+        self.models.get(name)
+    }
+
+    /// Builds a snapshot from the parsed file, or every problem found.
+    pub fn from_file(f: file::FileConfig) -> Result<Self, ConfigErrors> {
+        let mut errs = ConfigErrors::default();
+        let server = validate_server(f.server, &mut errs);
+        let metrics = validate_metrics(f.metrics, &mut errs);
+        let keys = validate_keys(f.api_keys, &mut errs);
+        let providers = validate_providers(f.providers, &mut errs);
+        let models = validate_models(f.models, &providers, &mut errs);
+        if !errs.0.is_empty() {
+            return Err(errs);
+        }
+        Ok(Snapshot {
+            server,
+            metrics,
+            keys,
+            models,
+            providers,
+        })
+    }
+}
+
+/// One problem in a config file: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path, e.g. `providers.openai.base_url`.
+    pub field: String,
+    pub problem: String,
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// Records a problem.
+    pub fn push(&mut self, field: impl Into<String>, problem: impl Into<String>) {
+        self.0.push(ConfigError {
+            field: field.into(),
+            problem: problem.into(),
+        });
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{}: {}", e.field, e.problem)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSettings {
+    let port = match u16::try_from(s.port) {
+        Ok(p) if p > 0 => p,
+        _ => {
+            errs.push(
+                "server.port",
+                format!("{} is out of range (1-65535)", s.port),
+            );
+            0
+        }
+    };
+    let log_format = match s.log_format.as_str() {
+        "json" => LogFormat::Json,
+        "pretty" => LogFormat::Pretty,
+        other => {
+            errs.push(
+                "server.log_format",
+                format!("`{other}` is not one of json, pretty"),
+            );
+            LogFormat::Json
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
+        errs.push(
+            "server.log_level",
+            format!(
+                "`{}` is not a log level or filter (e.g. info, debug)",
+                s.log_level
+            ),
+        );
+    }
+    let workers = match s.workers {
+        None => None,
+        Some(w) if (1..=1024).contains(&w) => Some(w as usize),
+        Some(w) => {
+            errs.push("server.workers", format!("{w} is out of range (1-1024)"));
+            None
+        }
+    };
+    let max_body_bytes = match usize::try_from(s.max_body_bytes) {
+        Ok(n) if n > 0 => n,
+        _ => {
+            errs.push(
+                "server.max_body_bytes",
+                "must be a positive number of bytes",
+            );
+            0
+        }
+    };
+    if s.host.trim().is_empty() {
+        errs.push("server.host", "must not be empty");
+    }
+    ServerSettings {
+        host: s.host,
+        port,
+        log_level: s.log_level,
+        log_format,
+        workers,
+        max_body_bytes,
+    }
+}
+
+fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
+    if !m.endpoint.starts_with('/') || m.endpoint.len() < 2 {
+        errs.push(
+            "metrics.endpoint",
+            format!("`{}` must be a path starting with /", m.endpoint),
+        );
+    }
+    MetricsSettings {
+        enabled: m.enabled,
+        endpoint: m.endpoint,
+        include_api_key_hash: m.include_api_key_hash,
+    }
+}
+
+fn validate_keys(
+    keys: Vec<file::ApiKeySection>,
+    errs: &mut ConfigErrors,
+) -> HashMap<KeyDigest, KeyEntry> {
+    let mut out = HashMap::with_capacity(keys.len());
+    let mut names = HashMap::new();
+    for (i, k) in keys.into_iter().enumerate() {
+        let field = format!("api_keys[{i}]");
+        if k.key.trim().is_empty() {
+            errs.push(format!("{field}.key"), "must not be empty");
+            continue;
+        }
+        if k.name.trim().is_empty() {
+            errs.push(format!("{field}.name"), "must not be empty");
+            continue;
+        }
+        if let Some(first) = names.insert(k.name.clone(), i) {
+            errs.push(
+                format!("{field}.name"),
+                format!("`{}` is already used by api_keys[{first}]", k.name),
+            );
+        }
+        let entry = KeyEntry {
+            name: k.name.into(),
+            enabled: k.enabled,
+        };
+        if out.insert(key_digest(&k.key), entry).is_some() {
+            // Never print the key itself.
+            errs.push(
+                format!("{field}.key"),
+                "duplicates the key of an earlier entry",
+            );
+        }
+    }
+    out
+}
+
+fn validate_providers(
+    providers: BTreeMap<String, file::ProviderSection>,
+    errs: &mut ConfigErrors,
+) -> BTreeMap<String, Arc<ProviderSettings>> {
+    let mut out = BTreeMap::new();
+    for (id, p) in providers {
+        let field = format!("providers.{id}");
+        let kind = match p.kind.as_deref() {
+            Some(t) => match ProviderKind::parse(t) {
+                Some(k) => k,
+                None => {
+                    errs.push(
+                        format!("{field}.type"),
+                        format!("`{t}` is not one of openai, anthropic, gemini, mock"),
+                    );
+                    continue;
+                }
+            },
+            None => match ProviderKind::parse(&id) {
+                Some(k) => k,
+                None => {
+                    errs.push(
+                        format!("{field}.type"),
+                        "is required when the provider ID is not one of openai, anthropic, gemini, mock",
+                    );
+                    continue;
+                }
+            },
+        };
+        let base_url = match p.base_url.as_deref().or(kind.default_base_url()) {
+            Some(url) => match check_base_url(url) {
+                Ok(u) => u,
+                Err(problem) => {
+                    errs.push(format!("{field}.base_url"), problem);
+                    continue;
+                }
+            },
+            None if kind == ProviderKind::Mock => String::new(),
+            None => {
+                errs.push(
+                    format!("{field}.base_url"),
+                    "is required for this provider type",
+                );
+                continue;
+            }
+        };
+        let timeout = match p.timeout_seconds {
+            None => Duration::from_secs(300),
+            Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
+            Some(t) => {
+                errs.push(
+                    format!("{field}.timeout_seconds"),
+                    format!("{t} must be greater than 0 and at most 86400"),
+                );
+                continue;
+            }
+        };
+        if p.api_version.is_some() && kind != ProviderKind::Anthropic {
+            errs.push(
+                format!("{field}.api_version"),
+                "only applies to anthropic providers",
+            );
+        }
+        let api_key = p.api_key.filter(|k| !k.is_empty()).map(Secret);
+        out.insert(
+            id.clone(),
+            Arc::new(ProviderSettings {
+                id: id.into(),
+                kind,
+                enabled: p.enabled,
+                api_key,
+                base_url,
+                timeout,
+                api_version: p.api_version.unwrap_or_else(|| "2023-06-01".to_owned()),
+            }),
+        );
+    }
+    out
+}
+
+/// A base URL must be absolute http(s) with a host; the trailing slash goes.
+fn check_base_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || rest.contains(['?', '#']) {
+        return Err(format!(
+            "`{url}` is not a valid URL (expected e.g. https://api.openai.com/v1)"
+        ));
+    }
+    if url.parse::<awc::http::Uri>().is_err() {
+        return Err(format!("`{url}` is not a valid URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn validate_models(
+    models: BTreeMap<String, file::ModelSection>,
+    providers: &BTreeMap<String, Arc<ProviderSettings>>,
+    errs: &mut ConfigErrors,
+) -> BTreeMap<String, ModelRoute> {
+    let mut out = BTreeMap::new();
+    for (name, m) in models {
+        let field = format!("models.\"{name}\"");
+        if name.trim().is_empty() {
+            errs.push("models", "a model name must not be empty");
+            continue;
+        }
+        let Some(provider) = providers.get(&m.provider) else {
+            errs.push(
+                format!("{field}.provider"),
+                format!("`{}` is not a configured provider", m.provider),
+            );
+            continue;
+        };
+        let default_max_tokens = match m.default_max_tokens {
+            None => 4096,
+            Some(n) if n > 0 => n as u64,
+            Some(n) => {
+                errs.push(
+                    format!("{field}.default_max_tokens"),
+                    format!("{n} must be positive"),
+                );
+                continue;
+            }
+        };
+        let api_model = m.api_model.unwrap_or_else(|| name.clone());
+        out.insert(
+            name.clone(),
+            ModelRoute {
+                name: name.into(),
+                provider: provider.clone(),
+                api_model,
+                default_max_tokens,
+            },
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> Result<Snapshot, ConfigErrors> {
+        let f: file::FileConfig = toml::from_str(toml_text).unwrap();
+        Snapshot::from_file(f)
+    }
+
+    #[test]
+    fn demo_config_is_valid() {
+        let s = parse(DEMO_CONFIG).unwrap();
+        assert!(s.model("demo").is_some());
+        assert!(s.key("sk-gateway-demo").is_some());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_field() {
+        let errs = parse(
+            r#"
+            [server]
+            port = 70000
+            [[api_keys]]
+            key = "k1"
+            name = "a"
+            [[api_keys]]
+            key = "k1"
+            name = "a"
+            [models.m]
+            provider = "nope"
+            [providers.groq]
+            base_url = "ftp://x"
+            [providers.openai]
+            timeout_seconds = 0
+            "#,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "server.port",
+                "api_keys[1].name",
+                "api_keys[1].key",
+                "providers.groq.type",
+                "providers.openai.timeout_seconds",
+                "models.\"m\".provider",
+            ]
+        );
+        assert!(!errs.to_string().contains("k1"), "a key leaked: {errs}");
+    }
+
+    #[test]
+    fn provider_type_defaults_to_known_ids_and_base_urls() {
+        let s = parse(
+            r#"
+            [providers.anthropic]
+            [providers.groq]
+            type = "openai"
+            base_url = "https://api.groq.com/openai/v1/"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.providers["anthropic"].kind, ProviderKind::Anthropic);
+        assert_eq!(
+            s.providers["anthropic"].base_url,
+            "https://api.anthropic.com/v1"
+        );
+        assert_eq!(
+            s.providers["groq"].base_url,
+            "https://api.groq.com/openai/v1"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret("sk-live".into())), "Secret(***)");
+    }
+}

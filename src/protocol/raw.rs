@@ -1,0 +1,132 @@
+//! A JSON object kept as raw, borrowed member values: what pass-through
+//! needs. Reading the few fields the gateway routes on and rewriting `model`
+//! costs one scan of the body and no allocation per member value; every
+//! other field goes upstream byte for byte.
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The members of a JSON object, in order, values unparsed.
+#[derive(Debug)]
+pub struct RawObject<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> RawObject<'a> {
+    /// Parses the top level of a JSON object.
+    pub fn parse(body: &'a [u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+
+    /// The raw value of member `key`.
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// Writes the object back with `replace` members substituted (or added,
+    /// in order, when absent) and every other member unchanged.
+    pub fn write_with(&self, replace: &[(&str, &[u8])]) -> Vec<u8> {
+        let size = self
+            .0
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum::<usize>()
+            + replace
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>()
+            + 2;
+        let mut out = Vec::with_capacity(size);
+        out.push(b'{');
+        let mut first = true;
+        let mut member = |out: &mut Vec<u8>, key: &str, value: &[u8]| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            // A key is a plain string: serialising it into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, key);
+            out.push(b':');
+            out.extend_from_slice(value);
+        };
+        for (k, v) in &self.0 {
+            match replace.iter().find(|(rk, _)| *rk == k) {
+                Some(_) => {}
+                None => member(&mut out, k, v.get().as_bytes()),
+            }
+        }
+        for (k, v) in replace {
+            member(&mut out, k, v);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawObject<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                    members.push((key.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(RawObject(members))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A string that borrows when it has no escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_the_named_members() {
+        let body = br#"{"model":"gpt","messages":[{"role":"user","content":"hi"}],"x\"y":{"a":1}}"#;
+        let obj = RawObject::parse(body).unwrap();
+        assert_eq!(
+            obj.get("messages").unwrap().get(),
+            r#"[{"role":"user","content":"hi"}]"#
+        );
+        let out = obj.write_with(&[("model", br#""gpt-4o""#), ("stream_options", b"{}")]);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"messages":[{"role":"user","content":"hi"}],"x\"y":{"a":1},"model":"gpt-4o","stream_options":{}}"#
+        );
+    }
+
+    #[test]
+    fn rejects_non_objects() {
+        assert!(RawObject::parse(b"[1]").is_err());
+        assert!(RawObject::parse(b"{\"a\":").is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! HTTP routes: handlers do HTTP in and out and nothing else; upstream work
+//! goes to the provider actors.
+
+pub mod chat;
+pub mod health;
+pub mod models;
+
+use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::upstream::{ExtraHeaders, Reply};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+
+/// Registers every route; used by the server and by tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
+        .route("/v1/models", web::get().to(models::list))
+        .route("/v1/chat/completions", web::post().to(chat::completions));
+}
+
+/// A [`GatewayError`] rendered in the caller's API format.
+#[derive(Debug)]
+pub struct ApiError(pub GatewayError, pub InboundApi);
+
+impl ApiError {
+    /// The inbound API a request speaks, from its path.
+    pub fn api_of(req: &HttpRequest) -> InboundApi {
+        if req.path().starts_with("/v1/messages") {
+            InboundApi::Anthropic
+        } else {
+            InboundApi::OpenAi
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.response(self.1)
+    }
+}
+
+/// Who called what, recorded on the request for the access log.
+#[derive(Debug, Clone)]
+pub struct CallLabels {
+    pub api_key: Arc<str>,
+    pub model: Arc<str>,
+    pub provider: Arc<str>,
+    /// Set when the call failed (including mid-stream).
+    pub error: Option<ErrorKind>,
+}
+
+/// Records the call's labels on the request (for the access log).
+pub fn label(req: &HttpRequest, labels: CallLabels) {
+    req.extensions_mut().insert(labels);
+}
+
+/// Reads the request body, refusing more than `limit` bytes with a 413.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
+    let too_large = || {
+        GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("The request body is larger than the gateway's limit of {limit} bytes."),
+        )
+        .with_code("request_too_large")
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| GatewayError::invalid("The request body could not be read."))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Turns a provider reply into the HTTP response: one JSON body (sent with
+/// its `content-length`, in one write) or an SSE stream.
+pub fn reply_response(
+    reply: Reply,
+) -> (
+    HttpResponse,
+    Option<tokio::sync::oneshot::Receiver<crate::upstream::StreamSummary>>,
+) {
+    match reply {
+        Reply::Complete { body, headers, .. } => {
+            let mut b = HttpResponse::Ok();
+            b.content_type("application/json");
+            add_headers(&mut b, headers);
+            (b.body(body), None)
+        }
+        Reply::Stream {
+            mut chunks,
+            summary,
+            headers,
+        } => {
+            let mut b = HttpResponse::Ok();
+            b.content_type("text/event-stream")
+                .insert_header(("cache-control", "no-cache"));
+            add_headers(&mut b, headers);
+            let body = futures_util::stream::poll_fn(move |cx| {
+                chunks.poll_recv(cx).map(|c| c.map(Ok::<_, Infallible>))
+            });
+            (b.streaming(body), Some(summary))
+        }
+    }
+}
+
+fn add_headers(b: &mut actix_web::HttpResponseBuilder, headers: ExtraHeaders) {
+    for (name, value) in headers {
+        b.insert_header((name, value));
+    }
+}
+
+/// The answer to a path no route serves.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    GatewayError::new(
+        ErrorKind::NotFound,
+        format!("Unknown endpoint: {} {}", req.method(), req.path()),
+    )
+    .with_code("unknown_url")
+    .response(ApiError::api_of(&req))
+}

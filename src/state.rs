@@ -1,0 +1,39 @@
+//! State shared by every worker: the live config snapshot and readiness.
+
+use crate::config::Snapshot;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Process-wide state, shared by all workers.
+pub struct Shared {
+    /// The live configuration; handlers load it once per request and keep
+    /// that snapshot to the end, so a reload never changes a request midway.
+    pub config: ArcSwap<Snapshot>,
+    ready: AtomicBool,
+}
+
+impl Shared {
+    /// State serving `snapshot`, not yet ready.
+    pub fn new(snapshot: Snapshot) -> Self {
+        Self {
+            config: ArcSwap::from_pointee(snapshot),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.config.load_full()
+    }
+
+    /// Whether `/ready` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Sets readiness (false while starting and draining).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,112 @@
+//! Provider actors: one per provider per worker, supervised, each owning the
+//! `awc::Client` (connection pool, timeouts) of its provider.
+//!
+//! An actor notices that its provider's settings changed (a reload) when a
+//! call arrives carrying different settings, and rebuilds its client for
+//! that call and the ones after; streams in flight keep the connection they
+//! have. A supervisor restart rebuilds the client too.
+
+use super::{exchange, Reply, UpstreamCall};
+use crate::config::ProviderSettings;
+use crate::error::{ErrorKind, GatewayError};
+use actix::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A call for a provider actor.
+#[derive(Debug)]
+pub struct Dispatch(pub UpstreamCall);
+
+impl Message for Dispatch {
+    type Result = Result<Reply, GatewayError>;
+}
+
+/// Owns one provider's HTTP client on one worker.
+pub struct ProviderActor {
+    settings: Arc<ProviderSettings>,
+    client: awc::Client,
+}
+
+impl ProviderActor {
+    /// An actor for `settings`.
+    pub fn new(settings: Arc<ProviderSettings>) -> Self {
+        let client = build_client(&settings);
+        Self { settings, client }
+    }
+}
+
+/// The client for a provider: its timeout, a keep-alive pool, no redirects
+/// (a redirect would resend the provider key elsewhere).
+fn build_client(settings: &ProviderSettings) -> awc::Client {
+    let connector = awc::Connector::new()
+        .timeout(settings.timeout.min(Duration::from_secs(10)))
+        .conn_keep_alive(Duration::from_secs(60))
+        .limit(0);
+    awc::Client::builder()
+        .connector(connector)
+        .timeout(settings.timeout)
+        .disable_redirects()
+        .no_default_headers()
+        .add_default_header((
+            "user-agent",
+            concat!("llm-gateway/", env!("CARGO_PKG_VERSION")),
+        ))
+        .finish()
+}
+
+impl Actor for ProviderActor {
+    type Context = Context<Self>;
+}
+
+impl Supervised for ProviderActor {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.client = build_client(&self.settings);
+    }
+}
+
+impl Handler<Dispatch> for ProviderActor {
+    type Result = ResponseFuture<Result<Reply, GatewayError>>;
+
+    fn handle(&mut self, Dispatch(call): Dispatch, _ctx: &mut Self::Context) -> Self::Result {
+        let settings = &call.route.provider;
+        if !Arc::ptr_eq(settings, &self.settings) {
+            if **settings != *self.settings {
+                self.client = build_client(settings);
+            }
+            self.settings = settings.clone();
+        }
+        Box::pin(exchange::execute(self.client.clone(), call))
+    }
+}
+
+/// This worker's provider actors, started on first use so that providers
+/// added by a reload work on their next request.
+#[derive(Default)]
+pub struct ProviderPool {
+    actors: RefCell<HashMap<Arc<str>, Addr<ProviderActor>>>,
+}
+
+impl ProviderPool {
+    /// Sends `call` to its provider's actor on this worker.
+    pub async fn dispatch(&self, call: UpstreamCall) -> Result<Reply, GatewayError> {
+        let addr = self.actor(&call.route.provider);
+        addr.send(Dispatch(call))
+            .await
+            .map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?
+    }
+
+    fn actor(&self, settings: &Arc<ProviderSettings>) -> Addr<ProviderActor> {
+        let mut actors = self.actors.borrow_mut();
+        if let Some(addr) = actors.get(&settings.id) {
+            if addr.connected() {
+                return addr.clone();
+            }
+        }
+        let s = settings.clone();
+        let addr = Supervisor::start(move |_| ProviderActor::new(s));
+        actors.insert(settings.id.clone(), addr.clone());
+        addr
+    }
+}

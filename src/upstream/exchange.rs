@@ -1,0 +1,376 @@
+//! One upstream exchange: encode the caller's request for the provider's
+//! dialect, send it, map transport and status errors, and decode the answer
+//! into the caller's format, as a whole body or as a pumped stream.
+
+use super::translate::{self, OpenAiEncoder, OpenAiPassThrough, Translator};
+use super::{mock, ExtraHeaders, Reply, StreamSummary, UpstreamCall};
+use crate::config::ProviderKind;
+use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::protocol::openai::{ChatRequest, Usage};
+use crate::protocol::raw::RawObject;
+use crate::protocol::sse::SseParser;
+use awc::error::{PayloadError, SendRequestError};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// Largest upstream response body read whole (non-streaming answers).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest upstream error body read (the rest is not needed).
+const MAX_ERROR_BYTES: usize = 256 * 1024;
+/// Stream chunks buffered between the pump and the caller's connection.
+const STREAM_BUFFER: usize = 16;
+
+/// Seconds since the Unix epoch, for `created`.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// How this call is served: chosen from the provider type and the caller's
+/// API, carrying what the response side needs to know about the request.
+enum Plan {
+    /// OpenAI caller, OpenAI-compatible provider: bodies pass through.
+    OpenAiPassThrough,
+}
+
+/// A request ready to send.
+struct Prepared {
+    plan: Plan,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    extra_headers: ExtraHeaders,
+}
+
+/// Runs one call on `client` (the provider actor's).
+pub async fn execute(client: awc::Client, call: UpstreamCall) -> Result<Reply, GatewayError> {
+    let provider = &call.route.provider;
+    let prepared = match (provider.kind, call.inbound) {
+        (ProviderKind::Mock, _) => return mock_reply(&call),
+        (ProviderKind::OpenAi, InboundApi::OpenAi) => prepare_openai(&call)?,
+        (kind, inbound) => {
+            return Err(GatewayError::invalid(format!(
+                "the gateway cannot yet serve {inbound:?} requests through a {} provider",
+                kind.as_str()
+            )))
+        }
+    };
+    send(client, call, prepared).await
+}
+
+fn prepare_openai(call: &UpstreamCall) -> Result<Prepared, GatewayError> {
+    let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
+    let model = serde_json::to_vec(&call.route.api_model).unwrap_or_default();
+    let mut replace: Vec<(&str, &[u8])> = vec![("model", &model)];
+    let stream_options;
+    if call.stream {
+        // Always ask for usage, so streams are counted; the usage chunk is
+        // stripped again if the caller did not ask for it.
+        let mut opts = match obj.get("stream_options") {
+            Some(raw) => {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+                    .map_err(|e| {
+                        GatewayError::invalid(format!("stream_options: {e}"))
+                            .with_param("stream_options")
+                    })?
+            }
+            None => serde_json::Map::new(),
+        };
+        opts.insert("include_usage".to_owned(), true.into());
+        stream_options = serde_json::to_vec(&opts).unwrap_or_default();
+        replace.push(("stream_options", &stream_options));
+    }
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(key) = &call.route.provider.api_key {
+        headers.push(("authorization", format!("Bearer {}", key.expose())));
+    }
+    Ok(Prepared {
+        plan: Plan::OpenAiPassThrough,
+        url: format!("{}/chat/completions", call.route.provider.base_url),
+        headers,
+        body: obj.write_with(&replace),
+        extra_headers: Vec::new(),
+    })
+}
+
+fn mock_reply(call: &UpstreamCall) -> Result<Reply, GatewayError> {
+    let req: ChatRequest =
+        serde_json::from_slice(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
+    let created = unix_now();
+    let model = &call.route.api_model;
+    if !call.stream {
+        let resp = mock::respond(&req, model, created);
+        return Ok(Reply::Complete {
+            body: serde_json::to_vec(&resp).unwrap_or_default().into(),
+            usage: resp.usage,
+            headers: Vec::new(),
+            upstream: Duration::ZERO,
+        });
+    }
+    let (chunks, usage) = mock::stream(&req, model, created);
+    let mut encoder = OpenAiEncoder::new(call.include_usage);
+    let (tx, rx) = mpsc::channel(chunks.len() + 1);
+    let mut out = BytesMut::new();
+    for chunk in &chunks {
+        translate::ClientEncoder::chunk(&mut encoder, chunk, &mut out);
+        // The channel holds every chunk: sending cannot block or fail.
+        let _ = tx.try_send(out.split().freeze());
+    }
+    translate::ClientEncoder::end(&mut encoder, Some(usage), &mut out);
+    let _ = tx.try_send(out.freeze());
+    let (summary_tx, summary) = oneshot::channel();
+    let _ = summary_tx.send(StreamSummary {
+        usage: Some(usage),
+        ..Default::default()
+    });
+    Ok(Reply::Stream {
+        chunks: rx,
+        summary,
+        headers: Vec::new(),
+    })
+}
+
+async fn send(
+    client: awc::Client,
+    call: UpstreamCall,
+    prepared: Prepared,
+) -> Result<Reply, GatewayError> {
+    let provider = &call.route.provider;
+    let started = Instant::now();
+    let mut request = client.post(&prepared.url).timeout(provider.timeout);
+    for (name, value) in &prepared.headers {
+        request = request.insert_header((*name, value.as_str()));
+    }
+    let response = request.send_body(prepared.body).await.map_err(send_error)?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .timeout(remaining(started, provider.timeout))
+            .body()
+            .limit(MAX_ERROR_BYTES)
+            .await
+            .unwrap_or_default();
+        return Err(prepared.plan.error(status, &body, retry_after));
+    }
+    if call.stream {
+        let translator = prepared.plan.translator(&call);
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (summary_tx, summary) = oneshot::channel();
+        let idle = provider.timeout;
+        actix_web::rt::spawn(async move {
+            let s = pump(response, translator, tx, call.inbound, idle, started).await;
+            let _ = summary_tx.send(s);
+        });
+        return Ok(Reply::Stream {
+            chunks: rx,
+            summary,
+            headers: prepared.extra_headers,
+        });
+    }
+    let body = response
+        .timeout(remaining(started, provider.timeout))
+        .body()
+        .limit(MAX_RESPONSE_BYTES)
+        .await
+        .map_err(payload_error)?;
+    let upstream = started.elapsed();
+    let (body, usage) = prepared.plan.complete(body)?;
+    Ok(Reply::Complete {
+        body,
+        usage,
+        headers: prepared.extra_headers,
+        upstream,
+    })
+}
+
+impl Plan {
+    /// Maps an upstream error answer.
+    fn error(&self, status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
+        match self {
+            Plan::OpenAiPassThrough => openai_error(status, body, retry_after),
+        }
+    }
+
+    /// Decodes a complete answer into the caller's format.
+    fn complete(&self, body: Bytes) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        match self {
+            Plan::OpenAiPassThrough => {
+                #[derive(serde::Deserialize)]
+                struct Probe {
+                    usage: Option<Usage>,
+                }
+                let probe: Probe = serde_json::from_slice(&body).map_err(|_| unreadable())?;
+                Ok((body, probe.usage))
+            }
+        }
+    }
+
+    /// The translator for a streamed answer.
+    fn translator(self, call: &UpstreamCall) -> Box<dyn Translator> {
+        match self {
+            Plan::OpenAiPassThrough => Box::new(OpenAiPassThrough::new(call.include_usage)),
+        }
+    }
+}
+
+fn unreadable() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::BadUpstreamResponse,
+        "the upstream returned a response the gateway could not read",
+    )
+}
+
+/// An OpenAI-shaped error answer: the upstream's message and code kept.
+fn openai_error(status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: Inner,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        message: Option<String>,
+        code: Option<serde_json::Value>,
+        param: Option<String>,
+    }
+    let parsed = serde_json::from_slice::<Body>(body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|b| b.error.message.clone())
+        .unwrap_or_else(|| format!("the upstream returned HTTP {status}"));
+    let mut err =
+        GatewayError::new(ErrorKind::Upstream(status), message).with_retry_after(retry_after);
+    if let Some(inner) = parsed.map(|b| b.error) {
+        err.code = match inner.code {
+            Some(serde_json::Value::String(s)) => Some(s.into()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string().into()),
+            _ => None,
+        };
+        err.param = inner.param.map(Into::into);
+    }
+    err
+}
+
+fn remaining(started: Instant, total: Duration) -> Duration {
+    total
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(1))
+}
+
+fn send_error(e: SendRequestError) -> GatewayError {
+    match e {
+        SendRequestError::Timeout => {
+            GatewayError::new(ErrorKind::Timeout, "the upstream did not answer in time")
+        }
+        SendRequestError::Connect(_) => {
+            GatewayError::new(ErrorKind::Connection, "the upstream could not be reached")
+        }
+        _ => GatewayError::new(
+            ErrorKind::Connection,
+            "the connection to the upstream failed",
+        ),
+    }
+}
+
+fn payload_error(e: PayloadError) -> GatewayError {
+    match e {
+        PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            GatewayError::new(ErrorKind::Timeout, "the upstream did not finish in time")
+        }
+        _ => GatewayError::new(
+            ErrorKind::BadUpstreamResponse,
+            "the upstream's response could not be read",
+        ),
+    }
+}
+
+/// Reads the upstream stream, translates each event and sends it on at once.
+/// Stops reading as soon as the caller goes away (the receiver is dropped),
+/// which drops the upstream response and closes its connection.
+async fn pump<S>(
+    mut response: awc::ClientResponse<S>,
+    mut translator: Box<dyn Translator>,
+    tx: mpsc::Sender<Bytes>,
+    inbound: InboundApi,
+    idle: Duration,
+    started: Instant,
+) -> StreamSummary
+where
+    S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    let mut parser = SseParser::new();
+    let mut events = Vec::new();
+    let mut out = BytesMut::new();
+    let mut first_byte = None;
+    let result: Result<(), GatewayError> = 'read: loop {
+        let next = tokio::select! {
+            biased;
+            _ = tx.closed() => break Err(GatewayError::new(ErrorKind::ClientClosed, "the caller went away")),
+            next = tokio::time::timeout(idle, response.next()) => next,
+        };
+        let chunk = match next {
+            Err(_) => {
+                break Err(GatewayError::new(
+                    ErrorKind::Timeout,
+                    "the upstream stream went silent for too long",
+                ))
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(e))) => break Err(payload_error(e)),
+            Ok(None) => {
+                events.extend(parser.finish());
+                let mut r = Ok(());
+                for ev in events.drain(..) {
+                    if let Err(e) = translator.event(&ev, &mut out) {
+                        r = Err(e);
+                        break;
+                    }
+                }
+                break r.and_then(|()| translator.end(&mut out));
+            }
+        };
+        parser.feed(&chunk, &mut events);
+        for ev in events.drain(..) {
+            match translator.event(&ev, &mut out) {
+                Ok(translate::Flow::Continue) => {}
+                Ok(translate::Flow::Done) => break 'read translator.end(&mut out),
+                Err(e) => break 'read Err(e),
+            }
+        }
+        if !out.is_empty() {
+            first_byte.get_or_insert_with(|| started.elapsed());
+            if tx.send(out.split().freeze()).await.is_err() {
+                break Err(GatewayError::new(
+                    ErrorKind::ClientClosed,
+                    "the caller went away",
+                ));
+            }
+        }
+    };
+    let error = match result {
+        Ok(()) => None,
+        Err(e) => {
+            if e.kind != ErrorKind::ClientClosed {
+                out.extend_from_slice(&e.stream_event(inbound));
+            }
+            Some(e.kind)
+        }
+    };
+    if !out.is_empty() {
+        first_byte.get_or_insert_with(|| started.elapsed());
+        let _ = tx.send(out.freeze()).await;
+    }
+    StreamSummary {
+        usage: translator.usage(),
+        error,
+        first_byte,
+        upstream: started.elapsed(),
+    }
+}

@@ -1,0 +1,75 @@
+//! Upstream calls: the provider actors that own the HTTP clients, and the
+//! translators that turn an upstream's answer into the caller's format.
+//!
+//! A handler builds an [`UpstreamCall`] and sends it as a [`Dispatch`] to the
+//! provider's actor ([`actor`]); the actor does the HTTP exchange
+//! ([`exchange`]) and answers with a [`Reply`]: a finished body, or the
+//! receiving end of a bounded channel that a pump task fills as upstream
+//! events arrive (awc types are not `Send`, actix message results must be).
+
+pub mod actor;
+pub mod exchange;
+pub mod mock;
+pub mod translate;
+
+use crate::config::ModelRoute;
+use crate::error::InboundApi;
+use crate::protocol::openai::Usage;
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub use actor::{Dispatch, ProviderActor, ProviderPool};
+
+/// One call, as the handler hands it to a provider actor.
+#[derive(Debug)]
+pub struct UpstreamCall {
+    /// The caller's API: the format of `body` and of the reply.
+    pub inbound: InboundApi,
+    /// The caller's request body, unchanged.
+    pub body: Bytes,
+    /// Where the model routes (provider settings included).
+    pub route: ModelRoute,
+    /// Whether the caller asked for a stream.
+    pub stream: bool,
+    /// Whether the caller asked for the final usage chunk.
+    pub include_usage: bool,
+    /// The caller's `anthropic-beta` header, passed on to Anthropic.
+    pub anthropic_beta: Option<String>,
+}
+
+/// Extra response headers the gateway adds (e.g. `x-gateway-dropped-params`).
+pub type ExtraHeaders = Vec<(&'static str, String)>;
+
+/// What the upstream answered, already in the caller's format.
+#[derive(Debug)]
+pub enum Reply {
+    /// A complete JSON body.
+    Complete {
+        body: Bytes,
+        usage: Option<Usage>,
+        headers: ExtraHeaders,
+        /// Time spent waiting on the upstream.
+        upstream: Duration,
+    },
+    /// SSE bytes, sent as they are produced; the stream's end (with usage and
+    /// outcome) is reported through `summary`.
+    Stream {
+        chunks: mpsc::Receiver<Bytes>,
+        summary: tokio::sync::oneshot::Receiver<StreamSummary>,
+        headers: ExtraHeaders,
+    },
+}
+
+/// How a stream ended, reported once by its pump.
+#[derive(Debug, Clone, Default)]
+pub struct StreamSummary {
+    /// Usage as far as the upstream reported it.
+    pub usage: Option<Usage>,
+    /// `None` when the stream completed normally.
+    pub error: Option<crate::error::ErrorKind>,
+    /// Time from the call to the first byte sent to the caller.
+    pub first_byte: Option<Duration>,
+    /// Time spent waiting on the upstream (head plus reads).
+    pub upstream: Duration,
+}
