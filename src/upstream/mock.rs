@@ -177,7 +177,7 @@ mod tests {
             .filter_map(|c| c.choices[0].delta.content.clone())
             .collect();
         assert_eq!(joined, text);
-        assert_eq!(chunks.len(), 2 + 4, "role + 4 pieces + finish");
+        assert_eq!(chunks.len(), 2 + 3, "role + 3 pieces + finish");
         assert_eq!(
             chunks.last().unwrap().choices[0].finish_reason,
             Some(FinishReason::Stop)
