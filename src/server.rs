@@ -32,6 +32,10 @@ pub fn build(shared: Arc<Shared>, listener: TcpListener) -> std::io::Result<Serv
     })
     .workers(workers)
     .tcp_nodelay(true)
+    // A caller that closes its side is gone (LLM clients never half-close):
+    // dropping the connection drops a stream's receiver, which stops the
+    // upstream read at once instead of at the next write.
+    .h1_allow_half_closed(false)
     .disable_signals()
     .listen(listener)?
     .run();

@@ -4,7 +4,7 @@
 
 use super::translate::{self, OpenAiEncoder, OpenAiPassThrough, Translator};
 use super::{mock, ExtraHeaders, Reply, StreamSummary, UpstreamCall};
-use crate::config::ProviderKind;
+use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::protocol::openai::{ChatRequest, Usage};
 use crate::protocol::raw::RawObject;
@@ -158,7 +158,8 @@ async fn send(
             .limit(MAX_ERROR_BYTES)
             .await
             .unwrap_or_default();
-        return Err(prepared.plan.error(status, &body, retry_after));
+        let err = prepared.plan.error(status, &body, retry_after);
+        return Err(shield(err, provider));
     }
     if call.stream {
         let translator = prepared.plan.translator(&call);
@@ -219,6 +220,25 @@ impl Plan {
             Plan::OpenAiPassThrough => Box::new(OpenAiPassThrough::new(call.include_usage)),
         }
     }
+}
+
+/// Keeps provider credentials out of what the caller sees: an upstream 401
+/// is about the gateway's provider key, so its message is replaced; any
+/// other message that quotes the key has it masked.
+fn shield(mut err: GatewayError, provider: &ProviderSettings) -> GatewayError {
+    if err.kind == ErrorKind::Upstream(401) {
+        err.message = format!(
+            "The provider `{}` rejected the gateway's credentials (HTTP 401); \
+             check the provider key in the gateway's configuration.",
+            provider.id
+        )
+        .into();
+    } else if let Some(key) = &provider.api_key {
+        if err.message.contains(key.expose()) {
+            err.message = err.message.replace(key.expose(), "***").into();
+        }
+    }
+    err
 }
 
 fn unreadable() -> GatewayError {

@@ -1,0 +1,186 @@
+//! The binary: `check`, fatal config errors, env overrides, the demo mode.
+
+use crate::common::*;
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
+    // Tests must not inherit a developer's overrides.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LLM_GATEWAY") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join("config.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_accepts_a_good_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(&dir, &openai_config("http://127.0.0.1:9", ""));
+    let out = bin().arg("check").arg("--config").arg(&p).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok (2 models, 2 providers)"));
+}
+
+#[test]
+fn check_rejects_a_bad_file_naming_the_file_and_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = openai_config("not-a-url", "[models.orphan]\nprovider = \"nobody\"\n")
+        .replace("[server]\n", "[server]\nprot = 1\n");
+    let p = write_config(&dir, &text);
+    let out = bin().arg("check").arg("--config").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = p.display().to_string();
+    for line in [
+        format!("{file}: server.prot: unknown field (a typo?)"),
+        format!(
+            "{file}: providers.openai.base_url: `not-a-url` must start with http:// or https://"
+        ),
+        format!("{file}: models.\"orphan\".provider: `nobody` is not a configured provider"),
+        format!("{file}: configuration test failed"),
+    ] {
+        assert!(err.contains(&line), "missing `{line}` in:\n{err}");
+    }
+    assert!(
+        !err.contains("sk-upstream-secret") && !err.contains("sk-test"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_explicit_missing_config_is_fatal() {
+    let out = bin()
+        .arg("--config")
+        .arg("/nonexistent/gw.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/gw.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn help_and_version() {
+    let out = bin().arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        concat!("llm-gateway ", env!("CARGO_PKG_VERSION"))
+    );
+    let out = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("check") && help.contains("--config"),
+        "{help}"
+    );
+}
+
+/// A running gateway process, killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `/ready` until the process serves (bounded), failing if it exits.
+async fn wait_ready(p: &mut Proc, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("http://127.0.0.1:{port}/ready");
+    loop {
+        if let Ok(r) = client().get(&url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(p.0.try_wait().unwrap().is_none(), "gateway exited early");
+        assert!(Instant::now() < deadline, "gateway did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn env_overrides_set_the_port_and_the_provider_key() {
+    let up = MockUpstream::always(MockReply::json(fixture("openai/chat_completion.json")));
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(&dir, &openai_config(&up.url("/v1"), ""));
+    let port = free_port();
+    let mut proc = Proc(
+        bin()
+            .arg("--config")
+            .arg(&p)
+            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
+            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
+            .env("LLM_GATEWAY__PROVIDERS__OPENAI__API_KEY", "sk-from-env")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&mut proc, port).await;
+    let resp = client()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        up.single().header("authorization"),
+        Some("Bearer sk-from-env")
+    );
+}
+
+#[tokio::test]
+async fn without_a_config_the_demo_serves_and_says_so_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("out.log");
+    let mut proc = Proc(
+        bin()
+            .current_dir(dir.path())
+            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&mut proc, port).await;
+    let v: serde_json::Value = client()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth("sk-gateway-demo")
+        .json(&json!({"model": "demo", "messages": [{"role": "user", "content": "hello demo"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "hello demo");
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(out.contains("DEMO config"), "{out}");
+}

@@ -1,0 +1,374 @@
+//! Test harness: the real gateway on a free port, mock upstreams that speak
+//! recorded wire formats and record what they receive, and small helpers.
+
+#![allow(dead_code)]
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::Bytes;
+use llm_gateway::config::load::load_str;
+use llm_gateway::Gateway;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// A fixture file's text.
+pub fn fixture(path: &str) -> String {
+    let full = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn free_listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")
+}
+
+/// The gateway, started in-process on its own actix system thread.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub shared: Arc<llm_gateway::state::Shared>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestGateway {
+    /// Starts the gateway on `config_toml` (validated like a real file).
+    pub fn start(config_toml: &str) -> Self {
+        let snapshot = load_str(config_toml, "test config").unwrap_or_else(|e| panic!("{e}"));
+        let listener = free_listener();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let gw = Gateway::start(snapshot, listener).expect("gateway starts");
+                tx.send((gw.addr, gw.shared.clone(), gw.server.handle()))
+                    .expect("test alive");
+                let _ = gw.server.await;
+            })
+        });
+        let (addr, shared, handle) = rx.recv().expect("gateway started");
+        Self {
+            addr,
+            shared,
+            handle,
+        }
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs JSON with a bearer key.
+    pub async fn post(&self, path: &str, key: &str, body: &serde_json::Value) -> reqwest::Response {
+        client()
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stopping needs no runtime of ours: the server's own system does it.
+        drop(handle.stop(false));
+    }
+}
+
+/// A plain HTTP client.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// What a mock upstream received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("upstream got JSON")
+    }
+}
+
+/// How a mock upstream answers.
+#[derive(Clone)]
+pub enum MockBody {
+    /// A complete body.
+    Full(String),
+    /// SSE pieces sent one after the other, then the end of the body.
+    Chunks(Vec<String>),
+    /// SSE pieces, then the body stays open forever.
+    ChunksThenHang(Vec<String>),
+    /// Never answers at all.
+    Hang,
+}
+
+/// A mock upstream's answer.
+#[derive(Clone)]
+pub struct MockReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub content_type: String,
+    pub body: MockBody,
+}
+
+impl MockReply {
+    /// 200 with a JSON body.
+    pub fn json(body: impl Into<String>) -> Self {
+        Self::status_json(200, body)
+    }
+
+    /// `status` with a JSON body.
+    pub fn status_json(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            headers: vec![],
+            content_type: "application/json".into(),
+            body: MockBody::Full(body.into()),
+        }
+    }
+
+    /// 200 with an SSE body given as whole text, sent in one piece per event.
+    pub fn sse(text: &str) -> Self {
+        Self::sse_pieces(split_events(text))
+    }
+
+    /// 200 with SSE pieces.
+    pub fn sse_pieces(pieces: Vec<String>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![],
+            content_type: "text/event-stream".into(),
+            body: MockBody::Chunks(pieces),
+        }
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Splits SSE text into its events (each keeping its blank line).
+pub fn split_events(text: &str) -> Vec<String> {
+    text.split_inclusive("\n\n").map(str::to_owned).collect()
+}
+
+type Responder = Arc<dyn Fn(&Recorded) -> MockReply + Send + Sync>;
+
+/// A mock provider: an HTTP server answering by a closure and recording
+/// every request.
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Notified when a streamed response body is dropped before its end
+    /// (the gateway closed the connection).
+    pub stream_dropped: Arc<Notify>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+struct MockState {
+    responder: Responder,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    stream_dropped: Arc<Notify>,
+}
+
+impl MockUpstream {
+    /// Starts a mock that answers every request with `responder`.
+    pub fn start(responder: impl Fn(&Recorded) -> MockReply + Send + Sync + 'static) -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stream_dropped = Arc::new(Notify::new());
+        let state = web::Data::new(MockState {
+            responder: Arc::new(responder),
+            requests: requests.clone(),
+            stream_dropped: stream_dropped.clone(),
+        });
+        let listener = free_listener();
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+                        .default_service(web::to(serve))
+                })
+                .workers(1)
+                .h1_allow_half_closed(false)
+                .disable_signals()
+                .listen(listener)
+                .expect("listen")
+                .run();
+                tx.send(server.handle()).expect("test alive");
+                let _ = server.await;
+            })
+        });
+        let handle = rx.recv().expect("mock started");
+        Self {
+            addr,
+            requests,
+            stream_dropped,
+            handle,
+        }
+    }
+
+    /// A mock that always gives the same answer.
+    pub fn always(reply: MockReply) -> Self {
+        Self::start(move |_| reply.clone())
+    }
+
+    /// `http://addr` + `path`, for a provider's base_url.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    /// The only request received; fails if there were more or none.
+    pub fn single(&self) -> Recorded {
+        let all = self.requests();
+        assert_eq!(all.len(), 1, "expected exactly one upstream request");
+        all.into_iter().next().expect("one")
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Fires a notification when dropped before being disarmed.
+struct DropGuard(Option<Arc<Notify>>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.take() {
+            n.notify_one();
+        }
+    }
+}
+
+async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> HttpResponse {
+    let recorded = Recorded {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body,
+    };
+    let reply = (state.responder)(&recorded);
+    state.requests.lock().expect("lock").push(recorded);
+    let mut b =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(reply.status).expect("status"));
+    b.content_type(reply.content_type.as_str());
+    for (n, v) in &reply.headers {
+        b.insert_header((n.as_str(), v.as_str()));
+    }
+    match reply.body {
+        MockBody::Full(text) => b.body(text),
+        MockBody::Hang => {
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+        MockBody::Chunks(pieces) => {
+            let s = futures_util::stream::iter(
+                pieces
+                    .into_iter()
+                    .map(|p| Ok::<_, std::convert::Infallible>(Bytes::from(p))),
+            );
+            b.streaming(s)
+        }
+        MockBody::ChunksThenHang(pieces) => {
+            let guard = DropGuard(Some(state.stream_dropped.clone()));
+            let head = futures_util::stream::iter(
+                pieces
+                    .into_iter()
+                    .map(|p| Ok::<_, std::convert::Infallible>(Bytes::from(p))),
+            );
+            let tail = futures_util::stream::unfold(guard, |g| async move {
+                std::future::pending::<()>().await;
+                Some((Ok(Bytes::new()), g))
+            });
+            b.streaming(futures_util::StreamExt::chain(head, tail))
+        }
+    }
+}
+
+/// Reads an SSE response to its end and returns the `data:` payloads.
+pub async fn sse_data(resp: reqwest::Response) -> Vec<String> {
+    let text = resp.text().await.expect("stream body");
+    text.split("\n\n")
+        .filter_map(|ev| {
+            let data: Vec<&str> = ev
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
+/// A config with one `openai`-type provider at `base_url` and the usual test
+/// keys: `sk-test` (name `team-a`), `sk-disabled` (disabled).
+pub fn openai_config(base_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+log_level = "warn"
+
+[[api_keys]]
+key = "sk-test"
+name = "team-a"
+
+[[api_keys]]
+key = "sk-disabled"
+name = "old-app"
+enabled = false
+
+[models."gpt-4o"]
+provider = "openai"
+api_model = "gpt-4o-2024-08-06"
+
+[models.demo]
+provider = "mock"
+
+[providers.openai]
+api_key = "sk-upstream-secret"
+base_url = "{base_url}"
+timeout_seconds = 5
+
+[providers.mock]
+type = "mock"
+{extra}
+"#
+    )
+}

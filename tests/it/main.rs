@@ -1,0 +1,10 @@
+//! Integration tests: the real server on a free port, against mock upstreams
+//! speaking recorded wire formats.
+
+mod common;
+
+mod auth;
+mod chat_openai;
+mod cli;
+mod errors;
+mod models;
