@@ -37,6 +37,10 @@ pub struct ServerSection {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: i64,
+    /// How long in-flight requests and streams may take to finish after
+    /// SIGTERM.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_seconds: f64,
 }
 
 impl Default for ServerSection {
@@ -48,6 +52,7 @@ impl Default for ServerSection {
             log_format: default_log_format(),
             workers: None,
             max_body_bytes: default_max_body_bytes(),
+            shutdown_timeout_seconds: default_shutdown_timeout(),
         }
     }
 }
@@ -66,6 +71,9 @@ fn default_log_format() -> String {
 }
 fn default_max_body_bytes() -> i64 {
     10 * 1024 * 1024
+}
+fn default_shutdown_timeout() -> f64 {
+    30.0
 }
 fn default_true() -> bool {
     true

@@ -109,6 +109,7 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
+    pub shutdown_timeout: Duration,
 }
 
 /// `[metrics]`, validated.
@@ -279,6 +280,16 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             0
         }
     };
+    let shutdown_timeout = match s.shutdown_timeout_seconds {
+        t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
+        t => {
+            errs.push(
+                "server.shutdown_timeout_seconds",
+                format!("{t} is out of range (0-3600)"),
+            );
+            Duration::ZERO
+        }
+    };
     if s.host.trim().is_empty() {
         errs.push("server.host", "must not be empty");
     }
@@ -289,6 +300,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         log_format,
         workers,
         max_body_bytes,
+        shutdown_timeout,
     }
 }
 

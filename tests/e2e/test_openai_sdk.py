@@ -1,0 +1,71 @@
+"""The official `openai` Python SDK against the gateway."""
+
+import json
+
+import openai
+import pytest
+
+from conftest import config, running_gateway
+
+
+def client(base):
+    return openai.OpenAI(base_url=base + "/v1", api_key="sk-e2e", max_retries=0)
+
+
+def test_create_and_stream_against_the_mock_provider():
+    with running_gateway(config()) as base:
+        c = client(base)
+        r = c.chat.completions.create(
+            model="demo", messages=[{"role": "user", "content": "hello from the sdk"}]
+        )
+        assert r.choices[0].message.content == "hello from the sdk"
+        assert r.usage.completion_tokens == 4
+
+        stream = c.chat.completions.create(
+            model="demo",
+            messages=[{"role": "user", "content": "stream these words"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = list(stream)
+        text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+        assert text == "stream these words"
+        assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 6
+
+        models = [m.id for m in c.models.list()]
+        assert models == ["demo"]
+
+
+def test_create_and_stream_through_a_mock_openai_upstream(openai_upstream):
+    with running_gateway(config([("openai", "oai", openai_upstream.url + "/v1")])) as base:
+        c = client(base)
+        r = c.chat.completions.create(
+            model="oai-model",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"x_vendor": 1},
+        )
+        assert r.choices[0].message.content == "Hello! How can I assist you today?"
+        assert r.usage.total_tokens == 29
+        sent = json.loads(openai_upstream.requests[-1]["body"])
+        assert sent["model"] == "upstream-oai" and sent["x_vendor"] == 1
+        assert {k.lower(): v for k, v in openai_upstream.requests[-1]["headers"].items()}["authorization"] == "Bearer sk-upstream-oai"
+
+        with c.chat.completions.stream(
+            model="oai-model", messages=[{"role": "user", "content": "hi"}]
+        ) as s:
+            final = s.get_final_completion()
+        assert final.choices[0].message.content == "Hello!"
+
+
+def test_errors_raise_the_right_sdk_exceptions(openai_upstream):
+    with running_gateway(config([("openai", "bad", openai_upstream.url + "/v1")])) as base:
+        c = client(base)
+        with pytest.raises(openai.NotFoundError) as e:
+            c.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+        assert e.value.body["code"] == "model_not_found"
+        with pytest.raises(openai.BadRequestError) as e:
+            c.chat.completions.create(model="bad-model", messages=[{"role": "user", "content": "x"}])
+        assert e.value.body["param"] == "temperature"
+        bad_key = openai.OpenAI(base_url=base + "/v1", api_key="sk-wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            bad_key.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}])
