@@ -5,7 +5,7 @@ import json
 import openai
 import pytest
 
-from conftest import config, running_gateway
+from harness import config, running_gateway
 
 
 def client(base):
