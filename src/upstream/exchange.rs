@@ -2,13 +2,15 @@
 //! dialect, send it, map transport and status errors, and decode the answer
 //! into the caller's format, as a whole body or as a pumped stream.
 
-use super::translate::{self, OpenAiEncoder, OpenAiPassThrough, Translator};
+use super::translate::{self, ClientEncoder, Decoded, OpenAiEncoder, OpenAiPassThrough, Translator};
 use super::{mock, ExtraHeaders, Reply, StreamSummary, UpstreamCall};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::protocol::openai::{ChatRequest, Usage};
+use crate::protocol::anthropic;
+use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawObject;
 use crate::protocol::sse::SseParser;
+use crate::protocol::ChunkDecoder;
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -34,6 +36,33 @@ pub fn unix_now() -> u64 {
 enum Plan {
     /// OpenAI caller, OpenAI-compatible provider: bodies pass through.
     OpenAiPassThrough,
+    /// Converted through the OpenAI lingua franca.
+    Convert(Upstream),
+}
+
+/// The provider dialect of a converted call, with its response context.
+enum Upstream {
+    Anthropic(anthropic::ResponseContext),
+}
+
+impl Upstream {
+    fn error(&self, status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
+        match self {
+            Upstream::Anthropic(_) => anthropic::error_from_anthropic(status, body, retry_after),
+        }
+    }
+
+    fn decode(&self, body: &[u8]) -> Result<ChatResponse, GatewayError> {
+        match self {
+            Upstream::Anthropic(ctx) => anthropic::from_anthropic(body, ctx),
+        }
+    }
+
+    fn decoder(self) -> Box<dyn ChunkDecoder> {
+        match self {
+            Upstream::Anthropic(ctx) => Box::new(anthropic::AnthropicToOpenAi::new(ctx, unix_now())),
+        }
+    }
 }
 
 /// A request ready to send.
@@ -51,6 +80,7 @@ pub async fn execute(client: awc::Client, call: UpstreamCall) -> Result<Reply, G
     let prepared = match (provider.kind, call.inbound) {
         (ProviderKind::Mock, _) => return mock_reply(&call),
         (ProviderKind::OpenAi, InboundApi::OpenAi) => prepare_openai(&call)?,
+        (ProviderKind::Anthropic, InboundApi::OpenAi) => prepare_anthropic(&call, &parse_chat(&call.body)?)?,
         (kind, inbound) => {
             return Err(GatewayError::invalid(format!(
                 "the gateway cannot yet serve {inbound:?} requests through a {} provider",
@@ -96,9 +126,51 @@ fn prepare_openai(call: &UpstreamCall) -> Result<Prepared, GatewayError> {
     })
 }
 
+/// The caller's body as a typed OpenAI request, for dialects that convert.
+fn parse_chat(body: &[u8]) -> Result<ChatRequest, GatewayError> {
+    serde_json::from_slice(body)
+        .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))
+}
+
+/// The `x-gateway-dropped-params` header, when a conversion dropped any.
+fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
+    if dropped.is_empty() {
+        Vec::new()
+    } else {
+        vec![("x-gateway-dropped-params", dropped.join(","))]
+    }
+}
+
+fn prepare_anthropic(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared, GatewayError> {
+    let provider = &call.route.provider;
+    let converted = anthropic::to_anthropic(
+        req,
+        &anthropic::RequestOptions {
+            api_model: &call.route.api_model,
+            default_max_tokens: call.route.default_max_tokens,
+        },
+    )?;
+    let mut headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("anthropic-version", provider.api_version.clone()),
+    ];
+    if let Some(key) = &provider.api_key {
+        headers.push(("x-api-key", key.expose().to_owned()));
+    }
+    if let Some(beta) = &call.anthropic_beta {
+        headers.push(("anthropic-beta", beta.clone()));
+    }
+    Ok(Prepared {
+        plan: Plan::Convert(Upstream::Anthropic(converted.ctx)),
+        url: format!("{}/messages", provider.base_url),
+        headers,
+        body: converted.body,
+        extra_headers: dropped_header(converted.dropped),
+    })
+}
+
 fn mock_reply(call: &UpstreamCall) -> Result<Reply, GatewayError> {
-    let req: ChatRequest =
-        serde_json::from_slice(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
+    let req = parse_chat(&call.body)?;
     let created = unix_now();
     let model = &call.route.api_model;
     if !call.stream {
@@ -115,11 +187,11 @@ fn mock_reply(call: &UpstreamCall) -> Result<Reply, GatewayError> {
     let (tx, rx) = mpsc::channel(chunks.len() + 1);
     let mut out = BytesMut::new();
     for chunk in &chunks {
-        translate::ClientEncoder::chunk(&mut encoder, chunk, &mut out);
+        encoder.chunk(chunk, &mut out);
         // The channel holds every chunk: sending cannot block or fail.
         let _ = tx.try_send(out.split().freeze());
     }
-    translate::ClientEncoder::end(&mut encoder, Some(usage), &mut out);
+    encoder.end(Some(usage), &mut out);
     let _ = tx.try_send(out.freeze());
     let (summary_tx, summary) = oneshot::channel();
     let _ = summary_tx.send(StreamSummary {
@@ -197,6 +269,7 @@ impl Plan {
     fn error(&self, status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
         match self {
             Plan::OpenAiPassThrough => openai_error(status, body, retry_after),
+            Plan::Convert(up) => up.error(status, body, retry_after),
         }
     }
 
@@ -211,6 +284,11 @@ impl Plan {
                 let probe: Probe = serde_json::from_slice(&body).map_err(|_| unreadable())?;
                 Ok((body, probe.usage))
             }
+            Plan::Convert(up) => {
+                let resp = up.decode(&body)?;
+                let out = serde_json::to_vec(&resp).map_err(|_| unreadable())?;
+                Ok((out.into(), resp.usage))
+            }
         }
     }
 
@@ -218,6 +296,10 @@ impl Plan {
     fn translator(self, call: &UpstreamCall) -> Box<dyn Translator> {
         match self {
             Plan::OpenAiPassThrough => Box::new(OpenAiPassThrough::new(call.include_usage)),
+            Plan::Convert(up) => Box::new(Decoded::new(
+                up.decoder(),
+                Box::new(OpenAiEncoder::new(call.include_usage)),
+            )),
         }
     }
 }

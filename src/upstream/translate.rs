@@ -190,19 +190,19 @@ pub fn write_json_data<T: serde::Serialize>(out: &mut BytesMut, value: &T) {
 }
 
 /// A dialect decoder chained with a caller encoder.
-pub struct Decoded<D, E> {
-    decoder: D,
-    encoder: E,
+pub struct Decoded {
+    decoder: Box<dyn ChunkDecoder>,
+    encoder: Box<dyn ClientEncoder>,
 }
 
-impl<D: ChunkDecoder, E: ClientEncoder> Decoded<D, E> {
+impl Decoded {
     /// Chains `decoder` into `encoder`.
-    pub fn new(decoder: D, encoder: E) -> Self {
+    pub fn new(decoder: Box<dyn ChunkDecoder>, encoder: Box<dyn ClientEncoder>) -> Self {
         Self { decoder, encoder }
     }
 }
 
-impl<D: ChunkDecoder + 'static, E: ClientEncoder> Translator for Decoded<D, E> {
+impl Translator for Decoded {
     fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError> {
         for chunk in self.decoder.feed(ev)? {
             self.encoder.chunk(&chunk, out);
