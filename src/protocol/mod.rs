@@ -6,6 +6,7 @@
 //! (including error bodies), `stream.rs`. A stream converter implements
 //! [`ChunkDecoder`].
 
+pub mod gemini;
 pub mod openai;
 pub mod sse;
 
