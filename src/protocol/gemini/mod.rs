@@ -255,10 +255,7 @@ mod tests {
 
     #[test]
     fn gemini_ids_pass_through_when_safe_and_are_echoed() {
-        assert_eq!(
-            tool_call_id("r", 0, 0, Some("abc-123"), None),
-            "abc-123"
-        );
+        assert_eq!(tool_call_id("r", 0, 0, Some("abc-123"), None), "abc-123");
         // unsafe characters or the separator: a synthesized id instead
         for bad in ["a.b", "a__b", "", &"x".repeat(65)] {
             let id = tool_call_id("r", 0, 0, Some(bad), None);
@@ -277,5 +274,121 @@ mod tests {
         let d = decode_tool_call_id("call_abc__ts_!!!");
         assert_eq!(d.signature, None);
         assert_eq!(d.gemini_id, Some("call_abc"));
+    }
+
+    macro_rules! fixtures {
+        ($($name:literal),* $(,)?) => {
+            [$(($name, include_bytes!(concat!("../../../tests/fixtures/gemini/", $name)).as_slice())),*]
+        };
+    }
+
+    const FIXTURES: [(&str, &[u8]); 30] = fixtures!(
+        "error_400_api_key_invalid.json",
+        "error_400_invalid_argument.json",
+        "error_404_not_found.json",
+        "error_429_resource_exhausted.json",
+        "error_500_internal.json",
+        "error_503_array_wrapped.json",
+        "openai_request_agent_history.json",
+        "openai_request_json_schema.json",
+        "openai_request_weather.json",
+        "request_protocols_3_2.json",
+        "response_json_schema.json",
+        "response_max_tokens.json",
+        "response_multiple_candidates.json",
+        "response_parallel_tools.json",
+        "response_prompt_block.json",
+        "response_protocols_3_7.json",
+        "response_safety_block.json",
+        "response_thoughts_text.json",
+        "stream_crlf.sse",
+        "stream_error.sse",
+        "stream_multiple_candidates.sse",
+        "stream_prompt_block.sse",
+        "stream_protocols_4_6.openai.sse",
+        "stream_protocols_4_6.sse",
+        "stream_safety_mid.sse",
+        "stream_text.sse",
+        "stream_thinking_tools.sse",
+        "stream_truncated.sse",
+        "stream_usage_final_only.sse",
+        "stream_usage_gap.sse",
+    );
+
+    /// Runs every converter of this module over `bytes`; only panics matter.
+    fn exercise(bytes: &[u8]) {
+        use crate::protocol::sse::SseParser;
+        use crate::protocol::ChunkDecoder;
+
+        let ctx = ResponseContext {
+            model: "m".to_owned(),
+            created: 1,
+        };
+        let _ = from_gemini(bytes, &ctx);
+        let _ = error_from_gemini(429, bytes, None);
+
+        let mut parser = SseParser::new();
+        let mut events = Vec::new();
+        parser.feed(bytes, &mut events);
+        events.extend(parser.finish());
+        let mut decoder = GeminiToOpenAi::new(ctx, 1);
+        for ev in &events {
+            if decoder.feed(ev).is_err() {
+                break;
+            }
+        }
+        let _ = decoder.finish();
+        let _ = decoder.usage();
+        // Each body also as a single event (the .json fixtures are events too).
+        let mut decoder = GeminiToOpenAi::new(ResponseContext::default(), 1);
+        let _ = decoder.feed(&crate::protocol::sse::SseEvent {
+            event: None,
+            data: String::from_utf8_lossy(bytes).into_owned(),
+        });
+        let _ = decoder.finish();
+
+        if let Ok(req) = serde_json::from_slice::<crate::protocol::openai::ChatRequest>(bytes) {
+            let _ = to_gemini(&req);
+        }
+        if let Ok(schema) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            let _ = schema::clean_schema(&schema);
+            let _ = schema::clean_parameters(&schema);
+        }
+    }
+
+    #[test]
+    fn fixtures_truncated_or_corrupted_at_every_byte_never_panic() {
+        for (name, bytes) in FIXTURES {
+            assert!(!bytes.is_empty(), "{name}");
+            let mut buf = bytes.to_vec();
+            for i in 0..=bytes.len() {
+                exercise(&bytes[..i]);
+                if i < bytes.len() {
+                    for mask in [0xFF_u8, 0x20] {
+                        buf[i] ^= mask;
+                        exercise(&buf);
+                        buf[i] ^= mask;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fixture_requests_convert() {
+        for (name, bytes) in FIXTURES {
+            if name.starts_with("openai_request_") {
+                let req = serde_json::from_slice(bytes).unwrap();
+                assert!(to_gemini(&req).is_ok(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn response_side_state_can_move_between_threads() {
+        fn send_static<T: Send + 'static>() {}
+        send_static::<ResponseContext>();
+        send_static::<GeminiToOpenAi>();
+        send_static::<Converted>();
     }
 }

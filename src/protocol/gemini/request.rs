@@ -72,7 +72,10 @@ pub fn to_gemini(req: &ChatRequest) -> Result<Converted, GatewayError> {
         generation_config: (!generation_config.is_empty()).then_some(generation_config),
     };
     let body = serde_json::to_vec(&body).map_err(|_| {
-        GatewayError::new(ErrorKind::Internal, "could not serialise the Gemini request")
+        GatewayError::new(
+            ErrorKind::Internal,
+            "could not serialise the Gemini request",
+        )
     })?;
     Ok(Converted {
         body,
@@ -327,7 +330,9 @@ fn assistant_parts<'a>(
     for (k, tc) in a.tool_calls.iter().flatten().enumerate() {
         let param = |field: &str| format!("messages[{idx}].tool_calls[{k}].function.{field}");
         if tc.function.name.is_empty() {
-            return Err(GatewayError::invalid("tool call has no function name").with_param(param("name")));
+            return Err(
+                GatewayError::invalid("tool call has no function name").with_param(param("name"))
+            );
         }
         let args = parse_args(&tc.function.arguments).ok_or_else(|| {
             GatewayError::invalid("tool call arguments must be a JSON object")
@@ -592,7 +597,8 @@ mod tests {
     use crate::protocol::gemini::tool_call_id;
     use serde_json::json;
 
-    const WEATHER: &str = include_str!("../../../tests/fixtures/gemini/openai_request_weather.json");
+    const WEATHER: &str =
+        include_str!("../../../tests/fixtures/gemini/openai_request_weather.json");
     const AGENT: &str =
         include_str!("../../../tests/fixtures/gemini/openai_request_agent_history.json");
     const JSON_SCHEMA: &str =
@@ -629,7 +635,8 @@ mod tests {
         let gc = want_obj["generationConfig"].as_object_mut().unwrap();
         gc.remove("topK");
         gc.remove("thinkingConfig");
-        gc["responseSchema"] = json!({"type": "OBJECT", "properties": {"summary": {"type": "STRING"}}});
+        gc["responseSchema"] =
+            json!({"type": "OBJECT", "properties": {"summary": {"type": "STRING"}}});
         assert_eq!(body, want);
         assert!(dropped.is_empty(), "{dropped:?}");
     }
@@ -645,7 +652,10 @@ mod tests {
             body["systemInstruction"],
             json!({"parts": [{"text": "one"}, {"text": "two"}]})
         );
-        assert_eq!(body["contents"], json!([{"role": "user", "parts": [{"text": "hi"}]}]));
+        assert_eq!(
+            body["contents"],
+            json!([{"role": "user", "parts": [{"text": "hi"}]}])
+        );
     }
 
     #[test]
@@ -769,8 +779,14 @@ mod tests {
             (json!("42"), json!("42")),
             (json!("{not json"), json!("{not json")),
             (json!(""), json!("")),
-            (json!([{"type": "text", "text": "{\"b\":"}, {"type": "text", "text": "true}"}]), json!({"b": true})),
-            (json!([{"type": "text", "text": "part "}, {"type": "text", "text": "two"}]), json!("part two")),
+            (
+                json!([{"type": "text", "text": "{\"b\":"}, {"type": "text", "text": "true}"}]),
+                json!({"b": true}),
+            ),
+            (
+                json!([{"type": "text", "text": "part "}, {"type": "text", "text": "two"}]),
+                json!("part two"),
+            ),
         ];
         for (content, want) in cases {
             let (body, _) = convert(&request(json!({"model": "m", "messages": [
@@ -822,7 +838,10 @@ mod tests {
         let (body, _) = convert_str(AGENT);
         let parts = body["contents"][0]["parts"].as_array().unwrap();
         assert_eq!(parts[1]["inlineData"]["mimeType"], "image/jpeg");
-        assert!(parts[1]["inlineData"]["data"].as_str().unwrap().starts_with("iVBOR"));
+        assert!(parts[1]["inlineData"]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("iVBOR"));
         assert_eq!(parts[2]["inlineData"]["mimeType"], "application/pdf");
 
         let cases = [
@@ -859,20 +878,34 @@ mod tests {
             ]})
         };
         let cases = [
-            (json!({"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}),
-             "messages[1].content[1].image_url.url"),
-            (json!({"type": "image_url", "image_url": {"url": "HTTP://example.com/cat.png"}}),
-             "messages[1].content[1].image_url.url"),
-            (json!({"type": "image_url", "image_url": {"url": "data:image/png,rawbytes"}}),
-             "messages[1].content[1].image_url.url"),
-            (json!({"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}),
-             "messages[1].content[1].image_url.url"),
-            (json!({"type": "file", "file": {"file_id": "file-abc"}}),
-             "messages[1].content[1].file.file_data"),
-            (json!({"type": "input_audio", "input_audio": {"data": "x"}}),
-             "messages[1].content[1].input_audio"),
-            (json!({"type": "video_url", "video_url": {"url": "x"}}),
-             "messages[1].content[1].type"),
+            (
+                json!({"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "image_url", "image_url": {"url": "HTTP://example.com/cat.png"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "image_url", "image_url": {"url": "data:image/png,rawbytes"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "file", "file": {"file_id": "file-abc"}}),
+                "messages[1].content[1].file.file_data",
+            ),
+            (
+                json!({"type": "input_audio", "input_audio": {"data": "x"}}),
+                "messages[1].content[1].input_audio",
+            ),
+            (
+                json!({"type": "video_url", "video_url": {"url": "x"}}),
+                "messages[1].content[1].type",
+            ),
         ];
         for (part, param) in cases {
             let e = err(user(part.clone()));
@@ -900,9 +933,17 @@ mod tests {
                 "{bad}"
             );
         }
-        for (empty, want) in [("", json!({})), ("  ", json!({})), ("null", json!({})), (" {\"a\":1} ", json!({"a": 1}))] {
+        for (empty, want) in [
+            ("", json!({})),
+            ("  ", json!({})),
+            ("null", json!({})),
+            (" {\"a\":1} ", json!({"a": 1})),
+        ] {
             let (body, _) = convert(&request(with_args(empty)));
-            assert_eq!(body["contents"][1]["parts"][0]["functionCall"]["args"], want);
+            assert_eq!(
+                body["contents"][1]["parts"][0]["functionCall"]["args"],
+                want
+            );
         }
     }
 
@@ -924,7 +965,10 @@ mod tests {
                 {"name": "get_time", "description": "Current local time"}
             ]}])
         );
-        assert_eq!(body["toolConfig"], json!({"functionCallingConfig": {"mode": "AUTO"}}));
+        assert_eq!(
+            body["toolConfig"],
+            json!({"functionCallingConfig": {"mode": "AUTO"}})
+        );
     }
 
     #[test]
@@ -934,24 +978,50 @@ mod tests {
             {"type": "function", "function": {"name": "b"}}
         ]);
         let cases = [
-            (json!("auto"), json!({"functionCallingConfig": {"mode": "AUTO"}}), 2),
-            (json!("required"), json!({"functionCallingConfig": {"mode": "ANY"}}), 2),
-            (json!("none"), json!({"functionCallingConfig": {"mode": "NONE"}}), 2),
-            (json!({"type": "function", "function": {"name": "b"}}),
-             json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["b"]}}), 2),
-            (json!({"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [
+            (
+                json!("auto"),
+                json!({"functionCallingConfig": {"mode": "AUTO"}}),
+                2,
+            ),
+            (
+                json!("required"),
+                json!({"functionCallingConfig": {"mode": "ANY"}}),
+                2,
+            ),
+            (
+                json!("none"),
+                json!({"functionCallingConfig": {"mode": "NONE"}}),
+                2,
+            ),
+            (
+                json!({"type": "function", "function": {"name": "b"}}),
+                json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["b"]}}),
+                2,
+            ),
+            (
+                json!({"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [
                 {"type": "function", "function": {"name": "a"}}]}}),
-             json!({"functionCallingConfig": {"mode": "AUTO"}}), 1),
-            (json!({"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [
+                json!({"functionCallingConfig": {"mode": "AUTO"}}),
+                1,
+            ),
+            (
+                json!({"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [
                 {"type": "function", "function": {"name": "b"}}]}}),
-             json!({"functionCallingConfig": {"mode": "ANY"}}), 1),
+                json!({"functionCallingConfig": {"mode": "ANY"}}),
+                1,
+            ),
         ];
         for (choice, want, declared) in cases {
-            let (body, _) = convert(&request(json!({"model": "m", "tools": tools, "tool_choice": choice,
-                "messages": [{"role": "user", "content": "q"}]})));
+            let (body, _) = convert(&request(
+                json!({"model": "m", "tools": tools, "tool_choice": choice,
+                "messages": [{"role": "user", "content": "q"}]}),
+            ));
             assert_eq!(body["toolConfig"], want, "{choice}");
             assert_eq!(
-                body["tools"][0]["functionDeclarations"].as_array().unwrap().len(),
+                body["tools"][0]["functionDeclarations"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
                 declared,
                 "{choice}"
             );
@@ -961,13 +1031,18 @@ mod tests {
             "messages": [{"role": "user", "content": "q"}]})));
         assert!(body.get("tools").is_none() && body.get("toolConfig").is_none());
 
-        for bad in [json!("sometimes"), json!({"type": "custom", "custom": {"name": "x"}})] {
+        for bad in [
+            json!("sometimes"),
+            json!({"type": "custom", "custom": {"name": "x"}}),
+        ] {
             let e = err(json!({"model": "m", "tools": tools, "tool_choice": bad,
                 "messages": [{"role": "user", "content": "q"}]}));
             assert_eq!(e.param.as_deref(), Some("tool_choice"), "{bad}");
         }
-        let e = err(json!({"model": "m", "tools": [{"type": "custom", "function": {"name": "x"}}],
-            "messages": [{"role": "user", "content": "q"}]}));
+        let e = err(
+            json!({"model": "m", "tools": [{"type": "custom", "function": {"name": "x"}}],
+            "messages": [{"role": "user", "content": "q"}]}),
+        );
         assert_eq!(e.param.as_deref(), Some("tools[0].type"));
     }
 
@@ -979,14 +1054,18 @@ mod tests {
             json!({"temperature": 0.4, "maxOutputTokens": 2048, "stopSequences": ["END"],
                    "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": true}})
         );
-        let (body, _) = convert(&request(json!({"model": "m", "messages": [{"role": "user", "content": "q"}],
-            "stop": ["", "a", "b"], "presence_penalty": 0.5, "frequency_penalty": -0.5, "max_tokens": 10})));
+        let (body, _) = convert(&request(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}],
+            "stop": ["", "a", "b"], "presence_penalty": 0.5, "frequency_penalty": -0.5, "max_tokens": 10}),
+        ));
         assert_eq!(
             body["generationConfig"],
             json!({"stopSequences": ["a", "b"], "presencePenalty": 0.5, "frequencyPenalty": -0.5,
                    "maxOutputTokens": 10})
         );
-        let (body, _) = convert(&request(json!({"model": "m", "messages": [{"role": "user", "content": "q"}]})));
+        let (body, _) = convert(&request(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}]}),
+        ));
         assert!(body.get("generationConfig").is_none());
     }
 
@@ -994,22 +1073,41 @@ mod tests {
     fn reasoning_effort_maps_to_a_thinking_budget() {
         let cases = [
             ("none", Some(json!({"thinkingBudget": 0}))),
-            ("minimal", Some(json!({"thinkingBudget": 512, "includeThoughts": true}))),
-            ("low", Some(json!({"thinkingBudget": 1024, "includeThoughts": true}))),
-            ("medium", Some(json!({"thinkingBudget": 8192, "includeThoughts": true}))),
-            ("high", Some(json!({"thinkingBudget": 24576, "includeThoughts": true}))),
-            ("xhigh", Some(json!({"thinkingBudget": 24576, "includeThoughts": true}))),
+            (
+                "minimal",
+                Some(json!({"thinkingBudget": 512, "includeThoughts": true})),
+            ),
+            (
+                "low",
+                Some(json!({"thinkingBudget": 1024, "includeThoughts": true})),
+            ),
+            (
+                "medium",
+                Some(json!({"thinkingBudget": 8192, "includeThoughts": true})),
+            ),
+            (
+                "high",
+                Some(json!({"thinkingBudget": 24576, "includeThoughts": true})),
+            ),
+            (
+                "xhigh",
+                Some(json!({"thinkingBudget": 24576, "includeThoughts": true})),
+            ),
             ("turbo", None),
         ];
         for (effort, want) in cases {
-            let (body, dropped) = convert(&request(json!({"model": "m", "reasoning_effort": effort,
+            let (body, dropped) =
+                convert(&request(json!({"model": "m", "reasoning_effort": effort,
                 "messages": [{"role": "user", "content": "q"}]})));
             assert_eq!(
                 body.pointer("/generationConfig/thinkingConfig").cloned(),
                 want,
                 "{effort}"
             );
-            assert_eq!(dropped.contains(&"reasoning_effort".to_owned()), want.is_none());
+            assert_eq!(
+                dropped.contains(&"reasoning_effort".to_owned()),
+                want.is_none()
+            );
         }
     }
 
@@ -1030,11 +1128,18 @@ mod tests {
                 "thinkingConfig": {"thinkingBudget": 0}
             })
         );
-        let (body, _) = convert(&request(json!({"model": "m", "response_format": {"type": "json_object"},
-            "messages": [{"role": "user", "content": "json please"}]})));
-        assert_eq!(body["generationConfig"], json!({"responseMimeType": "application/json"}));
-        let (body, _) = convert(&request(json!({"model": "m", "response_format": {"type": "text"},
-            "messages": [{"role": "user", "content": "q"}]})));
+        let (body, _) = convert(&request(
+            json!({"model": "m", "response_format": {"type": "json_object"},
+            "messages": [{"role": "user", "content": "json please"}]}),
+        ));
+        assert_eq!(
+            body["generationConfig"],
+            json!({"responseMimeType": "application/json"})
+        );
+        let (body, _) = convert(&request(
+            json!({"model": "m", "response_format": {"type": "text"},
+            "messages": [{"role": "user", "content": "q"}]}),
+        ));
         assert!(body.get("generationConfig").is_none());
     }
 
@@ -1044,22 +1149,38 @@ mod tests {
         dropped.sort();
         assert_eq!(
             dropped,
-            ["logit_bias", "metadata", "parallel_tool_calls", "store", "user"]
+            [
+                "logit_bias",
+                "metadata",
+                "parallel_tool_calls",
+                "store",
+                "user"
+            ]
         );
         let (_, dropped) = convert(&request(json!({"model": "m", "messages": [
             {"role": "user", "content": "q", "name": "ann"},
             {"role": "assistant", "content": "a", "reasoning_content": "r", "refusal": "no",
              "thinking_blocks": [{"type": "redacted_thinking", "data": "x"}]}
         ], "logprobs": true, "top_logprobs": 2})));
-        for field in ["messages[].name", "messages[].reasoning_content", "messages[].refusal",
-                      "messages[].thinking_blocks", "logprobs", "top_logprobs"] {
+        for field in [
+            "messages[].name",
+            "messages[].reasoning_content",
+            "messages[].refusal",
+            "messages[].thinking_blocks",
+            "logprobs",
+            "top_logprobs",
+        ] {
             assert!(dropped.iter().any(|d| d == field), "{field} in {dropped:?}");
         }
     }
 
     #[test]
     fn a_conversation_with_nothing_to_send_is_rejected() {
-        for messages in [json!([]), json!([{"role": "system", "content": "s"}]), json!([{"role": "user", "content": " "}])] {
+        for messages in [
+            json!([]),
+            json!([{"role": "system", "content": "s"}]),
+            json!([{"role": "user", "content": " "}]),
+        ] {
             let e = err(json!({"model": "m", "messages": messages}));
             assert_eq!(e.param.as_deref(), Some("messages"), "{messages}");
         }

@@ -110,9 +110,8 @@ impl<'a> Cleaner<'a> {
 
     fn absorb_ref(&mut self, r: &'a str, depth: usize, n: &mut Node) {
         let target = resolve(self.root, r);
-        let cut = self.stack.contains(&r)
-            || depth >= MAX_DEPTH
-            || self.expansions >= MAX_REF_EXPANSIONS;
+        let cut =
+            self.stack.contains(&r) || depth >= MAX_DEPTH || self.expansions >= MAX_REF_EXPANSIONS;
         match target {
             Some(target) if !cut => {
                 self.expansions += 1;
@@ -186,8 +185,7 @@ impl<'a> Cleaner<'a> {
                 "nullable" => n.nullable |= value.as_bool() == Some(true),
                 "enum" => {
                     if let Value::Array(values) = value {
-                        n.out
-                            .insert("enum".into(), Value::Array(values.clone()));
+                        n.out.insert("enum".into(), Value::Array(values.clone()));
                     }
                 }
                 "const" => {
@@ -216,24 +214,19 @@ impl<'a> Cleaner<'a> {
                 }
                 "required" | "propertyOrdering" => {
                     if let Value::Array(names) = value {
-                        let names: Vec<Value> = names
-                            .iter()
-                            .filter(|v| v.is_string())
-                            .cloned()
-                            .collect();
+                        let names: Vec<Value> =
+                            names.iter().filter(|v| v.is_string()).cloned().collect();
                         n.out.insert(key.clone(), Value::Array(names));
                     }
                 }
-                "description" | "title" | "pattern" | "format" => {
-                    if value.is_string() {
-                        n.out.insert(key.clone(), value.clone());
-                    }
+                "description" | "title" | "pattern" | "format" if value.is_string() => {
+                    n.out.insert(key.clone(), value.clone());
                 }
                 "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
-                | "maxProperties" | "minimum" | "maximum" => {
-                    if value.is_number() {
-                        n.out.insert(key.clone(), value.clone());
-                    }
+                | "maxProperties" | "minimum" | "maximum"
+                    if value.is_number() =>
+                {
+                    n.out.insert(key.clone(), value.clone());
                 }
                 "example" => {
                     n.out.insert(key.clone(), value.clone());
@@ -578,7 +571,13 @@ mod tests {
 
     #[test]
     fn non_object_schemas_do_not_panic() {
-        for v in [json!(true), json!(null), json!([1, 2]), json!("x"), json!({"$ref": 5})] {
+        for v in [
+            json!(true),
+            json!(null),
+            json!([1, 2]),
+            json!("x"),
+            json!({"$ref": 5}),
+        ] {
             let _ = clean_schema(&v);
             let _ = clean_parameters(&v);
         }
