@@ -1,0 +1,1198 @@
+//! OpenAI chat request → Gemini `generateContent` body (PROTOCOLS.md §4.4).
+//!
+//! What it does beyond renaming:
+//! * `system`/`developer` messages, wherever they are, become
+//!   `systemInstruction` parts in order (E5).
+//! * Empty and whitespace-only text is dropped, and so is a message left
+//!   without parts (E2).
+//! * Images and files must be `data:` URLs and become `inlineData`
+//!   (`image/jpg` → `image/jpeg`, parameters other than `base64` removed,
+//!   §4.11). http(s) URLs are refused with a 400: the gateway does not fetch
+//!   arbitrary URLs.
+//! * Consecutive `tool` messages become one `user` turn of
+//!   `functionResponse` parts in the order of the calls they answer (E3); the
+//!   function name comes from the assistant call with that id, else the next
+//!   unanswered call (E22). The result is `{"output": <JSON object or text>}`.
+//! * Thought signatures and Gemini's call ids are restored from the tool-call
+//!   ids (module docs of [`super`], E18).
+//! * Tool schemas are cleaned ([`super::schema`], E15).
+//!
+//! Dropped and listed in [`Converted::dropped`]: `user`,
+//! `parallel_tool_calls` (no equivalent), every unknown top-level field
+//! (`logit_bias`, `metadata`, `store`, `logprobs`, …), an unknown
+//! `reasoning_effort`, and per-message `name`, `refusal`,
+//! `reasoning_content`, `thinking_blocks`.
+//!
+//! `reasoning_effort` → `thinkingConfig` (2.5-style budgets, which Gemini 3
+//! still accepts): `none` → budget 0; `minimal` 512; `low` 1024; `medium`
+//! 8192; `high`, `xhigh`, `max` 24576 (the largest budget every 2.5 model
+//! accepts); thoughts are requested (`includeThoughts`) except for `none`.
+
+use super::schema::{clean_parameters, clean_schema};
+use super::types::{
+    Blob, Content as GContent, FunctionCallOut, FunctionCallingConfig, FunctionDeclaration,
+    FunctionOutput, FunctionResponseOut, GenerateContentRequest, GenerationConfig, OutputValue,
+    Part, PartData, ThinkingConfig, Tool as GTool, ToolConfig,
+};
+use super::{decode_tool_call_id, Converted, ResponseContext};
+use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::openai::{
+    AssistantMessage, ChatRequest, Content, ContentPart, Message, ResponseFormat, Stop, ToolCall,
+    ToolChoice,
+};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Converts an OpenAI chat request into a Gemini request body.
+///
+/// Errors are 400s naming the field at fault: an http(s) image URL, a
+/// non-`data:` file, unparseable tool-call arguments, a tool message that
+/// answers no call, an unsupported tool or `tool_choice`, or a conversation
+/// with nothing left to send.
+pub fn to_gemini(req: &ChatRequest) -> Result<Converted, GatewayError> {
+    let mut dropped = Vec::new();
+    let (system_instruction, contents) = convert_messages(&req.messages, &mut dropped)?;
+    let (tools, tool_config) = convert_tools(req)?;
+    let generation_config = generation_config(req, &mut dropped);
+    if req.user.is_some() {
+        dropped.push("user".to_owned());
+    }
+    if req.parallel_tool_calls.is_some() {
+        dropped.push("parallel_tool_calls".to_owned());
+    }
+    dropped.extend(req.extra.keys().cloned());
+
+    let body = GenerateContentRequest {
+        contents,
+        system_instruction,
+        tools,
+        tool_config,
+        generation_config: (!generation_config.is_empty()).then_some(generation_config),
+    };
+    let body = serde_json::to_vec(&body).map_err(|_| {
+        GatewayError::new(
+            ErrorKind::Internal,
+            "could not serialise the Gemini request",
+        )
+    })?;
+    Ok(Converted {
+        body,
+        dropped,
+        ctx: ResponseContext {
+            model: req.model.clone(),
+            created: 0,
+        },
+    })
+}
+
+fn note(dropped: &mut Vec<String>, field: &str) {
+    if !dropped.iter().any(|d| d == field) {
+        dropped.push(field.to_owned());
+    }
+}
+
+type Contents<'a> = (Option<GContent<'a>>, Vec<GContent<'a>>);
+
+fn convert_messages<'a>(
+    messages: &'a [Message],
+    dropped: &mut Vec<String>,
+) -> Result<Contents<'a>, GatewayError> {
+    // Every call in the history, for tool messages that do not directly
+    // follow their call (E22).
+    let known: HashMap<&str, &ToolCall> = messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Assistant(a) => a.tool_calls.as_deref(),
+            _ => None,
+        })
+        .flatten()
+        .map(|tc| (tc.id.as_str(), tc))
+        .collect();
+
+    let mut system = Vec::new();
+    let mut contents = Vec::new();
+    let mut last_calls: &[ToolCall] = &[];
+    let mut i = 0;
+    while let Some(message) = messages.get(i) {
+        match message {
+            Message::System { content, name } | Message::Developer { content, name } => {
+                if name.is_some() {
+                    note(dropped, "messages[].name");
+                }
+                system_parts(content, i, &mut system)?;
+                i += 1;
+            }
+            Message::User { content, name } => {
+                if name.is_some() {
+                    note(dropped, "messages[].name");
+                }
+                let parts = user_parts(content, i)?;
+                if !parts.is_empty() {
+                    contents.push(GContent {
+                        role: Some("user"),
+                        parts,
+                    });
+                }
+                i += 1;
+            }
+            Message::Assistant(a) => {
+                let parts = assistant_parts(a, i, dropped)?;
+                if let Some(calls) = a.tool_calls.as_deref().filter(|c| !c.is_empty()) {
+                    last_calls = calls;
+                }
+                if !parts.is_empty() {
+                    contents.push(GContent {
+                        role: Some("model"),
+                        parts,
+                    });
+                }
+                i += 1;
+            }
+            Message::Tool { .. } | Message::Function { .. } => {
+                let start = i;
+                while matches!(
+                    messages.get(i),
+                    Some(Message::Tool { .. } | Message::Function { .. })
+                ) {
+                    i += 1;
+                }
+                let group = messages.get(start..i).unwrap_or_default();
+                let parts = tool_results(group, start, last_calls, &known)?;
+                contents.push(GContent {
+                    role: Some("user"),
+                    parts,
+                });
+            }
+        }
+    }
+    if contents.is_empty() {
+        return Err(GatewayError::invalid(
+            "messages must contain at least one non-empty user or assistant message",
+        )
+        .with_param("messages"));
+    }
+    let system = (!system.is_empty()).then_some(GContent {
+        role: None,
+        parts: system,
+    });
+    Ok((system, contents))
+}
+
+fn text_part(text: &str) -> Option<Part<'_>> {
+    (!text.trim().is_empty()).then(|| Part::new(PartData::Text(Cow::Borrowed(text))))
+}
+
+fn system_parts<'a>(
+    content: &'a Content,
+    idx: usize,
+    out: &mut Vec<Part<'a>>,
+) -> Result<(), GatewayError> {
+    match content {
+        Content::Text(s) => out.extend(text_part(s)),
+        Content::Parts(parts) => {
+            for (j, part) in parts.iter().enumerate() {
+                match part {
+                    ContentPart::Text { text } => out.extend(text_part(text)),
+                    _ => {
+                        return Err(GatewayError::invalid(
+                            "system and developer messages may only contain text parts",
+                        )
+                        .with_param(format!("messages[{idx}].content[{j}]")))
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, GatewayError> {
+    let parts = match content {
+        Content::Text(s) => return Ok(text_part(s).into_iter().collect()),
+        Content::Parts(parts) => parts,
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, part) in parts.iter().enumerate() {
+        match part {
+            ContentPart::Text { text } => out.extend(text_part(text)),
+            ContentPart::ImageUrl { image_url } => {
+                let param = || format!("messages[{idx}].content[{j}].image_url.url");
+                let url = image_url.url.as_str();
+                if is_http_url(url) {
+                    return Err(GatewayError::invalid(
+                        "image URLs are not supported for Gemini models; send the image inline as a base64 data: URL",
+                    )
+                    .with_param(param()));
+                }
+                let blob = parse_data_url(url).ok_or_else(|| {
+                    GatewayError::invalid("expected a base64 data: URL (data:<mime>;base64,<data>)")
+                        .with_param(param())
+                })?;
+                out.push(Part::new(PartData::InlineData(blob)));
+            }
+            ContentPart::File { file } => {
+                let param = format!("messages[{idx}].content[{j}].file.file_data");
+                let blob = file
+                    .file_data
+                    .as_deref()
+                    .and_then(parse_data_url)
+                    .ok_or_else(|| {
+                        GatewayError::invalid(
+                            "files must be sent inline as a base64 data: URL in file_data; file ids are not supported for Gemini models",
+                        )
+                        .with_param(param)
+                    })?;
+                out.push(Part::new(PartData::InlineData(blob)));
+            }
+            ContentPart::InputAudio { input_audio } => {
+                let data = input_audio.get("data").and_then(Value::as_str);
+                let format = input_audio.get("format").and_then(Value::as_str);
+                let (Some(data), Some(format)) = (data, format) else {
+                    return Err(GatewayError::invalid("input_audio needs data and format")
+                        .with_param(format!("messages[{idx}].content[{j}].input_audio")));
+                };
+                out.push(Part::new(PartData::InlineData(Blob {
+                    mime_type: Cow::Owned(format!("audio/{}", format.to_ascii_lowercase())),
+                    data,
+                })));
+            }
+            ContentPart::Other(_) => {
+                return Err(GatewayError::invalid(
+                    "this content part type is not supported for Gemini models",
+                )
+                .with_param(format!("messages[{idx}].content[{j}].type")))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn is_http_url(url: &str) -> bool {
+    let lower = |n: usize| url.get(..n).map(str::to_ascii_lowercase);
+    lower(7).as_deref() == Some("http://") || lower(8).as_deref() == Some("https://")
+}
+
+/// `data:<mime>[;param…];base64,<data>` → `inlineData`. The MIME type is
+/// lower-cased, `image/jpg` becomes `image/jpeg`, parameters are dropped
+/// (§4.11). Non-base64 data URLs are refused.
+fn parse_data_url(url: &str) -> Option<Blob<'_>> {
+    if !url.get(..5)?.eq_ignore_ascii_case("data:") {
+        return None;
+    }
+    let (meta, data) = url.get(5..)?.split_once(',')?;
+    let mut params = meta.split(';');
+    let mime = params.next()?.trim();
+    let base64 = params.any(|p| p.trim().eq_ignore_ascii_case("base64"));
+    if !base64 || mime.is_empty() || data.is_empty() {
+        return None;
+    }
+    let mime_type = if mime.eq_ignore_ascii_case("image/jpg") {
+        Cow::Borrowed("image/jpeg")
+    } else if mime.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(mime.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(mime)
+    };
+    Some(Blob { mime_type, data })
+}
+
+fn assistant_parts<'a>(
+    a: &'a AssistantMessage,
+    idx: usize,
+    dropped: &mut Vec<String>,
+) -> Result<Vec<Part<'a>>, GatewayError> {
+    if a.name.is_some() {
+        note(dropped, "messages[].name");
+    }
+    if a.refusal.is_some() {
+        note(dropped, "messages[].refusal");
+    }
+    if a.reasoning_content.is_some() {
+        note(dropped, "messages[].reasoning_content");
+    }
+    if a.thinking_blocks.is_some() {
+        note(dropped, "messages[].thinking_blocks");
+    }
+    let mut parts = Vec::new();
+    match &a.content {
+        Some(Content::Text(s)) => parts.extend(text_part(s)),
+        Some(Content::Parts(ps)) => {
+            for p in ps {
+                if let ContentPart::Text { text } = p {
+                    parts.extend(text_part(text));
+                }
+            }
+        }
+        None => {}
+    }
+    for (k, tc) in a.tool_calls.iter().flatten().enumerate() {
+        let param = |field: &str| format!("messages[{idx}].tool_calls[{k}].function.{field}");
+        if tc.function.name.is_empty() {
+            return Err(
+                GatewayError::invalid("tool call has no function name").with_param(param("name"))
+            );
+        }
+        let args = parse_args(&tc.function.arguments).ok_or_else(|| {
+            GatewayError::invalid("tool call arguments must be a JSON object")
+                .with_param(param("arguments"))
+        })?;
+        let decoded = decode_tool_call_id(&tc.id);
+        parts.push(Part {
+            data: PartData::FunctionCall(FunctionCallOut {
+                name: &tc.function.name,
+                args,
+                id: decoded.gemini_id,
+            }),
+            thought_signature: decoded.signature,
+        });
+    }
+    Ok(parts)
+}
+
+/// The arguments string as a JSON object, unparsed; empty or `null` is `{}`.
+fn parse_args(arguments: &str) -> Option<Cow<'_, RawValue>> {
+    let trimmed = arguments.trim();
+    if trimmed.is_empty() || trimmed == "null" {
+        return RawValue::from_string("{}".to_owned()).ok().map(Cow::Owned);
+    }
+    let raw: &RawValue = serde_json::from_str(arguments).ok()?;
+    raw.get().starts_with('{').then_some(Cow::Borrowed(raw))
+}
+
+/// Consecutive tool (and legacy function) messages → `functionResponse`
+/// parts in call order (E3, E22).
+fn tool_results<'a>(
+    group: &'a [Message],
+    start: usize,
+    last_calls: &'a [ToolCall],
+    known: &HashMap<&str, &'a ToolCall>,
+) -> Result<Vec<Part<'a>>, GatewayError> {
+    let mut answered = vec![false; last_calls.len()];
+    let next_unanswered = |answered: &mut Vec<bool>, name: Option<&str>| {
+        let found = last_calls
+            .iter()
+            .zip(answered.iter())
+            .position(|(c, done)| !*done && name.is_none_or(|n| c.function.name == n));
+        if let Some(slot) = found.and_then(|p| answered.get_mut(p)) {
+            *slot = true;
+        }
+        found.and_then(|p| last_calls.get(p).map(|c| (p, c)))
+    };
+
+    let mut entries: Vec<(usize, Part<'a>)> = Vec::with_capacity(group.len());
+    for (k, message) in group.iter().enumerate() {
+        let idx = start + k;
+        let (position, call, name, content): (Option<usize>, Option<&ToolCall>, &str, _) =
+            match message {
+                Message::Tool {
+                    content,
+                    tool_call_id,
+                } => {
+                    let direct = last_calls
+                        .iter()
+                        .position(|c| c.id == *tool_call_id)
+                        .and_then(|p| last_calls.get(p).map(|c| (p, c)));
+                    let (position, call) = match direct {
+                        Some((p, c)) => {
+                            if let Some(slot) = answered.get_mut(p) {
+                                *slot = true;
+                            }
+                            (Some(p), Some(c))
+                        }
+                        None => match known.get(tool_call_id.as_str()) {
+                            Some(c) => (None, Some(*c)),
+                            None => match next_unanswered(&mut answered, None) {
+                                Some((p, c)) => (Some(p), Some(c)),
+                                None => {
+                                    return Err(GatewayError::invalid(
+                                        "tool message does not answer any tool call of an earlier assistant message",
+                                    )
+                                    .with_param(format!("messages[{idx}].tool_call_id")))
+                                }
+                            },
+                        },
+                    };
+                    let name = call.map(|c| c.function.name.as_str()).unwrap_or_default();
+                    (position, call, name, Some(content))
+                }
+                Message::Function { content, name } => {
+                    let (position, call) = match next_unanswered(&mut answered, Some(name)) {
+                        Some((p, c)) => (Some(p), Some(c)),
+                        None => (None, None),
+                    };
+                    (position, call, name.as_str(), content.as_ref())
+                }
+                _ => continue,
+            };
+        if name.is_empty() {
+            return Err(GatewayError::invalid("tool result has no function name")
+                .with_param(format!("messages[{idx}]")));
+        }
+        let id = call.and_then(|c| decode_tool_call_id(&c.id).gemini_id);
+        entries.push((
+            position.unwrap_or(usize::MAX),
+            Part::new(PartData::FunctionResponse(FunctionResponseOut {
+                name,
+                response: FunctionOutput {
+                    output: output_value(content),
+                },
+                id,
+            })),
+        ));
+    }
+    entries.sort_by_key(|(position, _)| *position);
+    Ok(entries.into_iter().map(|(_, part)| part).collect())
+}
+
+/// A tool result: a JSON object is passed as one, anything else as text.
+fn output_value(content: Option<&Content>) -> OutputValue<'_> {
+    let text: Cow<'_, str> = match content {
+        Some(Content::Text(s)) => Cow::Borrowed(s),
+        Some(c @ Content::Parts(_)) => Cow::Owned(c.text()),
+        None => Cow::Borrowed(""),
+    };
+    if text.trim_start().starts_with('{') {
+        let raw = match &text {
+            Cow::Borrowed(s) => serde_json::from_str::<&RawValue>(s).ok().map(Cow::Borrowed),
+            Cow::Owned(s) => RawValue::from_string(s.clone()).ok().map(Cow::Owned),
+        };
+        if let Some(raw) = raw {
+            return OutputValue::Json(raw);
+        }
+    }
+    OutputValue::Text(text)
+}
+
+type Tools<'a> = (Vec<GTool<'a>>, Option<ToolConfig<'a>>);
+
+fn convert_tools(req: &ChatRequest) -> Result<Tools<'_>, GatewayError> {
+    let mut declarations = Vec::new();
+    for (i, tool) in req.tools.iter().flatten().enumerate() {
+        if tool.kind != "function" {
+            return Err(GatewayError::invalid(
+                "only function tools are supported for Gemini models",
+            )
+            .with_param(format!("tools[{i}].type")));
+        }
+        if tool.function.name.is_empty() {
+            return Err(GatewayError::invalid("tool function has no name")
+                .with_param(format!("tools[{i}].function.name")));
+        }
+        declarations.push(FunctionDeclaration {
+            name: &tool.function.name,
+            description: tool.function.description.as_deref(),
+            parameters: tool.function.parameters.as_ref().and_then(clean_parameters),
+        });
+    }
+
+    let invalid_choice = || {
+        GatewayError::invalid("unsupported tool_choice for Gemini models").with_param("tool_choice")
+    };
+    let mut names = None;
+    let mode = match &req.tool_choice {
+        None => None,
+        Some(ToolChoice::Mode(m)) => Some(match m.as_str() {
+            "auto" => "AUTO",
+            "required" => "ANY",
+            "none" => "NONE",
+            _ => return Err(invalid_choice()),
+        }),
+        Some(ToolChoice::Named(named)) => {
+            names = Some(vec![named.function.name.as_str()]);
+            Some("ANY")
+        }
+        Some(ToolChoice::Other(v)) => {
+            // {type: allowed_tools, allowed_tools: {mode, tools: [{type, function: {name}}]}}:
+            // keep only the allowed declarations, so AUTO keeps its meaning.
+            if v.get("type").and_then(Value::as_str) != Some("allowed_tools") {
+                return Err(invalid_choice());
+            }
+            let mode = match v.pointer("/allowed_tools/mode").and_then(Value::as_str) {
+                Some("auto") => "AUTO",
+                Some("required") => "ANY",
+                _ => return Err(invalid_choice()),
+            };
+            let allowed: Vec<&str> = v
+                .pointer("/allowed_tools/tools")
+                .and_then(Value::as_array)
+                .ok_or_else(invalid_choice)?
+                .iter()
+                .filter_map(|t| t.pointer("/function/name").and_then(Value::as_str))
+                .collect();
+            declarations.retain(|d| allowed.contains(&d.name));
+            Some(mode)
+        }
+    };
+    if declarations.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let tool_config = mode.map(|mode| ToolConfig {
+        function_calling_config: FunctionCallingConfig {
+            mode,
+            allowed_function_names: names,
+        },
+    });
+    Ok((
+        vec![GTool {
+            function_declarations: declarations,
+        }],
+        tool_config,
+    ))
+}
+
+fn generation_config<'a>(req: &'a ChatRequest, dropped: &mut Vec<String>) -> GenerationConfig<'a> {
+    let stop_sequences = req.stop.as_ref().and_then(|stop| {
+        let list: Vec<&str> = match stop {
+            Stop::One(s) => vec![s.as_str()],
+            Stop::Many(v) => v.iter().map(String::as_str).collect(),
+        };
+        let list: Vec<&str> = list.into_iter().filter(|s| !s.is_empty()).collect();
+        (!list.is_empty()).then_some(list)
+    });
+    let (response_mime_type, response_schema) = match &req.response_format {
+        None | Some(ResponseFormat::Text) => (None, None),
+        Some(ResponseFormat::JsonObject) => (Some("application/json"), None),
+        Some(ResponseFormat::JsonSchema { json_schema }) => (
+            Some("application/json"),
+            json_schema.schema.as_ref().map(clean_schema),
+        ),
+    };
+    let thinking_config = req.reasoning_effort.as_deref().and_then(|effort| {
+        let budget = match effort.to_ascii_lowercase().as_str() {
+            "none" => 0,
+            "minimal" => 512,
+            "low" => 1024,
+            "medium" => 8192,
+            "high" | "xhigh" | "max" => 24576,
+            _ => {
+                dropped.push("reasoning_effort".to_owned());
+                return None;
+            }
+        };
+        Some(ThinkingConfig {
+            thinking_budget: budget,
+            include_thoughts: budget > 0,
+        })
+    });
+    GenerationConfig {
+        temperature: req.temperature,
+        top_p: req.top_p,
+        max_output_tokens: req.max_output_tokens(),
+        stop_sequences,
+        candidate_count: req.n,
+        seed: req.seed,
+        presence_penalty: req.presence_penalty,
+        frequency_penalty: req.frequency_penalty,
+        response_mime_type,
+        response_schema,
+        thinking_config,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::gemini::tool_call_id;
+    use serde_json::json;
+
+    const WEATHER: &str =
+        include_str!("../../../tests/fixtures/gemini/openai_request_weather.json");
+    const AGENT: &str =
+        include_str!("../../../tests/fixtures/gemini/openai_request_agent_history.json");
+    const JSON_SCHEMA: &str =
+        include_str!("../../../tests/fixtures/gemini/openai_request_json_schema.json");
+    const PROTOCOLS_3_2: &str =
+        include_str!("../../../tests/fixtures/gemini/request_protocols_3_2.json");
+
+    fn request(v: Value) -> ChatRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn convert(req: &ChatRequest) -> (Value, Vec<String>) {
+        let c = to_gemini(req).unwrap();
+        (serde_json::from_slice(&c.body).unwrap(), c.dropped)
+    }
+
+    fn convert_str(s: &str) -> (Value, Vec<String>) {
+        convert(&serde_json::from_str(s).unwrap())
+    }
+
+    fn err(v: Value) -> GatewayError {
+        to_gemini(&request(v)).unwrap_err()
+    }
+
+    #[test]
+    fn protocols_3_2_request_is_reproduced() {
+        let (body, dropped) = convert_str(WEATHER);
+        let mut want: Value = serde_json::from_str(PROTOCOLS_3_2).unwrap();
+        // Not produced from an OpenAI request: safety settings, topK, and the
+        // fixture's thinking config; the response schema is the cleaned one
+        // of the request's (an empty `properties` map is left out).
+        let want_obj = want.as_object_mut().unwrap();
+        want_obj.remove("safetySettings");
+        let gc = want_obj["generationConfig"].as_object_mut().unwrap();
+        gc.remove("topK");
+        gc.remove("thinkingConfig");
+        gc["responseSchema"] =
+            json!({"type": "OBJECT", "properties": {"summary": {"type": "STRING"}}});
+        assert_eq!(body, want);
+        assert!(dropped.is_empty(), "{dropped:?}");
+    }
+
+    #[test]
+    fn system_and_developer_messages_join_system_instruction_e5() {
+        let (body, _) = convert(&request(json!({"model": "m", "messages": [
+            {"role": "system", "content": "one"},
+            {"role": "user", "content": "hi"},
+            {"role": "developer", "content": [{"type": "text", "text": "two"}]}
+        ]})));
+        assert_eq!(
+            body["systemInstruction"],
+            json!({"parts": [{"text": "one"}, {"text": "two"}]})
+        );
+        assert_eq!(
+            body["contents"],
+            json!([{"role": "user", "parts": [{"text": "hi"}]}])
+        );
+    }
+
+    #[test]
+    fn empty_text_parts_and_messages_are_dropped_e2() {
+        let (body, _) = convert(&request(json!({"model": "m", "messages": [
+            {"role": "system", "content": ""},
+            {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "q"}]},
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "r"},
+            {"role": "assistant", "content": "  \n"},
+            {"role": "user", "content": ""},
+            {"role": "assistant", "content": [{"type": "text", "text": ""}]},
+            {"role": "user", "content": "next"}
+        ]})));
+        assert!(body.get("systemInstruction").is_none());
+        assert_eq!(
+            body["contents"],
+            json!([
+                {"role": "user", "parts": [{"text": "q"}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}, "id": "call_1"}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"output": "r"}, "id": "call_1"}}]},
+                {"role": "user", "parts": [{"text": "next"}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn parallel_tool_results_are_grouped_in_call_order_e3() {
+        let (body, _) = convert_str(AGENT);
+        let contents = body["contents"].as_array().unwrap();
+        // user, model (2 calls), user (2 responses), user; the blank
+        // assistant turn is dropped (E2).
+        assert_eq!(contents.len(), 4);
+        let calls = contents[1]["parts"].as_array().unwrap();
+        let results = contents[2]["parts"].as_array().unwrap();
+        assert_eq!(calls.len(), results.len());
+        assert_eq!(contents[2]["role"], "user");
+        assert_eq!(
+            results,
+            &vec![
+                json!({"functionResponse": {"name": "get_weather", "id": "call_a1",
+                                            "response": {"output": "18C sunny"}}}),
+                json!({"functionResponse": {"name": "get_time", "id": "call_b2",
+                                            "response": {"output": {"time": "14:05", "tz": "Europe/Paris"}}}}),
+            ]
+        );
+        assert_eq!(
+            calls[1],
+            json!({"functionCall": {"name": "get_time", "args": {}, "id": "call_b2"}})
+        );
+    }
+
+    #[test]
+    fn tool_result_name_is_looked_up_by_id_e22() {
+        let history = |tool_call_id: &str| {
+            json!({"model": "m", "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "call_old", "type": "function", "function": {"name": "old_fn", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_old", "content": "1"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "call_x", "type": "function", "function": {"name": "first", "arguments": "{}"}},
+                    {"id": "call_y", "type": "function", "function": {"name": "second", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_y", "content": "y"},
+                {"role": "tool", "tool_call_id": tool_call_id, "content": "other"}
+            ]})
+        };
+        let names = |v: &Value| -> Vec<String> {
+            v["contents"][4]["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["functionResponse"]["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // (second tool message's id, expected names in order)
+        let cases = [
+            ("call_x", vec!["first", "second"]),
+            // an id from an earlier turn is still found by id
+            ("call_old", vec!["second", "old_fn"]),
+            // an unknown id falls back to the next unanswered call, by order
+            ("mangled-by-client", vec!["first", "second"]),
+        ];
+        for (id, want) in cases {
+            let (body, _) = convert(&request(history(id)));
+            assert_eq!(names(&body), want, "{id}");
+        }
+    }
+
+    #[test]
+    fn legacy_function_messages_use_their_name() {
+        let (body, _) = convert(&request(json!({"model": "m", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "tool_calls": [
+                {"id": "call_x", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+            {"role": "function", "name": "lookup", "content": "found"}
+        ]})));
+        assert_eq!(
+            body["contents"][2]["parts"][0]["functionResponse"],
+            json!({"name": "lookup", "id": "call_x", "response": {"output": "found"}})
+        );
+    }
+
+    #[test]
+    fn tool_message_without_any_call_is_rejected() {
+        let e = err(json!({"model": "m", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "tool", "tool_call_id": "call_1", "content": "r"}
+        ]}));
+        assert_eq!(e.kind, ErrorKind::InvalidRequest);
+        assert_eq!(e.param.as_deref(), Some("messages[1].tool_call_id"));
+    }
+
+    #[test]
+    fn function_response_output_is_a_json_object_or_the_text() {
+        let cases = [
+            (json!("{\"a\": [1, 2]}"), json!({"a": [1, 2]})),
+            (json!("  {\"a\":1}  "), json!({"a": 1})),
+            (json!("[1, 2]"), json!("[1, 2]")),
+            (json!("42"), json!("42")),
+            (json!("{not json"), json!("{not json")),
+            (json!(""), json!("")),
+            (
+                json!([{"type": "text", "text": "{\"b\":"}, {"type": "text", "text": "true}"}]),
+                json!({"b": true}),
+            ),
+            (
+                json!([{"type": "text", "text": "part "}, {"type": "text", "text": "two"}]),
+                json!("part two"),
+            ),
+        ];
+        for (content, want) in cases {
+            let (body, _) = convert(&request(json!({"model": "m", "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": content}
+            ]})));
+            assert_eq!(
+                body["contents"][2]["parts"][0]["functionResponse"]["response"],
+                json!({"output": want}),
+                "{content}"
+            );
+        }
+    }
+
+    #[test]
+    fn thought_signature_is_restored_from_the_tool_call_id_e18() {
+        let signature = "CiQBVKhc+/9x8QZ1yA==";
+        let synthesized = tool_call_id("resp-1", 0, 0, None, Some(signature));
+        let with_gemini_id = tool_call_id("resp-1", 0, 1, Some("fc_7"), Some("raw sig"));
+        let (body, _) = convert(&request(json!({"model": "m", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "tool_calls": [
+                {"id": synthesized, "type": "function", "function": {"name": "f", "arguments": "{\"x\":1}"}},
+                {"id": with_gemini_id, "type": "function", "function": {"name": "g", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": synthesized, "content": "a"},
+            {"role": "tool", "tool_call_id": with_gemini_id, "content": "b"}
+        ]})));
+        assert_eq!(
+            body["contents"][1]["parts"],
+            json!([
+                // a synthesized id is not sent to Gemini
+                {"functionCall": {"name": "f", "args": {"x": 1}}, "thoughtSignature": signature},
+                {"functionCall": {"name": "g", "args": {}, "id": "fc_7"}, "thoughtSignature": "raw sig"}
+            ])
+        );
+        assert_eq!(
+            body["contents"][2]["parts"],
+            json!([
+                {"functionResponse": {"name": "f", "response": {"output": "a"}}},
+                {"functionResponse": {"name": "g", "response": {"output": "b"}, "id": "fc_7"}}
+            ])
+        );
+    }
+
+    #[test]
+    fn images_and_files_become_inline_data() {
+        let (body, _) = convert_str(AGENT);
+        let parts = body["contents"][0]["parts"].as_array().unwrap();
+        assert_eq!(parts[1]["inlineData"]["mimeType"], "image/jpeg");
+        assert!(parts[1]["inlineData"]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("iVBOR"));
+        assert_eq!(parts[2]["inlineData"]["mimeType"], "application/pdf");
+
+        let cases = [
+            ("data:image/png;base64,AAAA", "image/png"),
+            ("data:IMAGE/PNG;base64,AAAA", "image/png"),
+            ("data:image/jpg;base64,AAAA", "image/jpeg"),
+            ("data:image/webp;name=a.webp;base64,AAAA", "image/webp"),
+        ];
+        for (url, mime) in cases {
+            let (body, _) = convert(&request(json!({"model": "m", "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
+            ]})));
+            assert_eq!(
+                body["contents"][0]["parts"][0]["inlineData"],
+                json!({"mimeType": mime, "data": "AAAA"}),
+                "{url}"
+            );
+        }
+        let (body, _) = convert(&request(json!({"model": "m", "messages": [
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}}]}
+        ]})));
+        assert_eq!(
+            body["contents"][0]["parts"][0]["inlineData"],
+            json!({"mimeType": "audio/wav", "data": "UklG"})
+        );
+    }
+
+    #[test]
+    fn image_urls_and_unreadable_parts_are_rejected_naming_the_part() {
+        let user = |part: Value| {
+            json!({"model": "m", "messages": [
+                {"role": "user", "content": "first"},
+                {"role": "user", "content": [{"type": "text", "text": "look"}, part]}
+            ]})
+        };
+        let cases = [
+            (
+                json!({"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "image_url", "image_url": {"url": "HTTP://example.com/cat.png"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "image_url", "image_url": {"url": "data:image/png,rawbytes"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}),
+                "messages[1].content[1].image_url.url",
+            ),
+            (
+                json!({"type": "file", "file": {"file_id": "file-abc"}}),
+                "messages[1].content[1].file.file_data",
+            ),
+            (
+                json!({"type": "input_audio", "input_audio": {"data": "x"}}),
+                "messages[1].content[1].input_audio",
+            ),
+            (
+                json!({"type": "video_url", "video_url": {"url": "x"}}),
+                "messages[1].content[1].type",
+            ),
+        ];
+        for (part, param) in cases {
+            let e = err(user(part.clone()));
+            assert_eq!(e.kind, ErrorKind::InvalidRequest, "{part}");
+            assert_eq!(e.param.as_deref(), Some(param), "{part}");
+            assert!(!e.message.contains("example.com"), "no values in messages");
+        }
+    }
+
+    #[test]
+    fn unparseable_tool_arguments_are_a_400_naming_the_message() {
+        let with_args = |args: &str| {
+            json!({"model": "m", "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": args}}]}
+            ]})
+        };
+        for bad in ["{\"a\":", "[1]", "\"text\"", "12", "{} {}"] {
+            let e = err(with_args(bad));
+            assert_eq!(e.kind, ErrorKind::InvalidRequest, "{bad}");
+            assert_eq!(
+                e.param.as_deref(),
+                Some("messages[1].tool_calls[0].function.arguments"),
+                "{bad}"
+            );
+        }
+        for (empty, want) in [
+            ("", json!({})),
+            ("  ", json!({})),
+            ("null", json!({})),
+            (" {\"a\":1} ", json!({"a": 1})),
+        ] {
+            let (body, _) = convert(&request(with_args(empty)));
+            assert_eq!(
+                body["contents"][1]["parts"][0]["functionCall"]["args"],
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn tools_are_declared_once_with_cleaned_parameters_e15() {
+        let (body, _) = convert_str(AGENT);
+        assert_eq!(
+            body["tools"],
+            json!([{"functionDeclarations": [
+                {"name": "get_weather", "description": "Get the weather for a city", "parameters": {
+                    "type": "OBJECT",
+                    "properties": {
+                        "city": {"type": "STRING", "minLength": 1},
+                        "unit": {"type": "STRING", "enum": ["celsius", "fahrenheit"], "nullable": true},
+                        "days": {"type": "INTEGER", "nullable": true}
+                    },
+                    "required": ["city"]
+                }},
+                {"name": "get_time", "description": "Current local time"}
+            ]}])
+        );
+        assert_eq!(
+            body["toolConfig"],
+            json!({"functionCallingConfig": {"mode": "AUTO"}})
+        );
+    }
+
+    #[test]
+    fn tool_choice_maps_to_function_calling_config() {
+        let tools = json!([
+            {"type": "function", "function": {"name": "a", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}},
+            {"type": "function", "function": {"name": "b"}}
+        ]);
+        let cases = [
+            (
+                json!("auto"),
+                json!({"functionCallingConfig": {"mode": "AUTO"}}),
+                2,
+            ),
+            (
+                json!("required"),
+                json!({"functionCallingConfig": {"mode": "ANY"}}),
+                2,
+            ),
+            (
+                json!("none"),
+                json!({"functionCallingConfig": {"mode": "NONE"}}),
+                2,
+            ),
+            (
+                json!({"type": "function", "function": {"name": "b"}}),
+                json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["b"]}}),
+                2,
+            ),
+            (
+                json!({"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [
+                {"type": "function", "function": {"name": "a"}}]}}),
+                json!({"functionCallingConfig": {"mode": "AUTO"}}),
+                1,
+            ),
+            (
+                json!({"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [
+                {"type": "function", "function": {"name": "b"}}]}}),
+                json!({"functionCallingConfig": {"mode": "ANY"}}),
+                1,
+            ),
+        ];
+        for (choice, want, declared) in cases {
+            let (body, _) = convert(&request(
+                json!({"model": "m", "tools": tools, "tool_choice": choice,
+                "messages": [{"role": "user", "content": "q"}]}),
+            ));
+            assert_eq!(body["toolConfig"], want, "{choice}");
+            assert_eq!(
+                body["tools"][0]["functionDeclarations"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                declared,
+                "{choice}"
+            );
+        }
+        // No tools: no toolConfig either.
+        let (body, _) = convert(&request(json!({"model": "m", "tool_choice": "auto",
+            "messages": [{"role": "user", "content": "q"}]})));
+        assert!(body.get("tools").is_none() && body.get("toolConfig").is_none());
+
+        for bad in [
+            json!("sometimes"),
+            json!({"type": "custom", "custom": {"name": "x"}}),
+        ] {
+            let e = err(json!({"model": "m", "tools": tools, "tool_choice": bad,
+                "messages": [{"role": "user", "content": "q"}]}));
+            assert_eq!(e.param.as_deref(), Some("tool_choice"), "{bad}");
+        }
+        let e = err(
+            json!({"model": "m", "tools": [{"type": "custom", "function": {"name": "x"}}],
+            "messages": [{"role": "user", "content": "q"}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tools[0].type"));
+    }
+
+    #[test]
+    fn generation_config_maps_sampling_fields() {
+        let (body, _) = convert_str(AGENT);
+        assert_eq!(
+            body["generationConfig"],
+            json!({"temperature": 0.4, "maxOutputTokens": 2048, "stopSequences": ["END"],
+                   "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": true}})
+        );
+        let (body, _) = convert(&request(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}],
+            "stop": ["", "a", "b"], "presence_penalty": 0.5, "frequency_penalty": -0.5, "max_tokens": 10}),
+        ));
+        assert_eq!(
+            body["generationConfig"],
+            json!({"stopSequences": ["a", "b"], "presencePenalty": 0.5, "frequencyPenalty": -0.5,
+                   "maxOutputTokens": 10})
+        );
+        let (body, _) = convert(&request(
+            json!({"model": "m", "messages": [{"role": "user", "content": "q"}]}),
+        ));
+        assert!(body.get("generationConfig").is_none());
+    }
+
+    #[test]
+    fn reasoning_effort_maps_to_a_thinking_budget() {
+        let cases = [
+            ("none", Some(json!({"thinkingBudget": 0}))),
+            (
+                "minimal",
+                Some(json!({"thinkingBudget": 512, "includeThoughts": true})),
+            ),
+            (
+                "low",
+                Some(json!({"thinkingBudget": 1024, "includeThoughts": true})),
+            ),
+            (
+                "medium",
+                Some(json!({"thinkingBudget": 8192, "includeThoughts": true})),
+            ),
+            (
+                "high",
+                Some(json!({"thinkingBudget": 24576, "includeThoughts": true})),
+            ),
+            (
+                "xhigh",
+                Some(json!({"thinkingBudget": 24576, "includeThoughts": true})),
+            ),
+            ("turbo", None),
+        ];
+        for (effort, want) in cases {
+            let (body, dropped) =
+                convert(&request(json!({"model": "m", "reasoning_effort": effort,
+                "messages": [{"role": "user", "content": "q"}]})));
+            assert_eq!(
+                body.pointer("/generationConfig/thinkingConfig").cloned(),
+                want,
+                "{effort}"
+            );
+            assert_eq!(
+                dropped.contains(&"reasoning_effort".to_owned()),
+                want.is_none()
+            );
+        }
+    }
+
+    #[test]
+    fn response_format_maps_to_mime_type_and_schema() {
+        let (body, _) = convert_str(JSON_SCHEMA);
+        assert_eq!(
+            body["generationConfig"],
+            json!({
+                "candidateCount": 2, "seed": 7,
+                "responseMimeType": "application/json",
+                "responseSchema": {"title": "Person", "type": "OBJECT", "properties": {
+                    "name": {"type": "STRING"},
+                    "born": {"type": "INTEGER", "format": "int32"},
+                    "fields": {"type": "ARRAY", "items": {"type": "STRING"}},
+                    "website": {"type": "STRING", "nullable": true}
+                }, "required": ["name", "born", "fields", "website"]},
+                "thinkingConfig": {"thinkingBudget": 0}
+            })
+        );
+        let (body, _) = convert(&request(
+            json!({"model": "m", "response_format": {"type": "json_object"},
+            "messages": [{"role": "user", "content": "json please"}]}),
+        ));
+        assert_eq!(
+            body["generationConfig"],
+            json!({"responseMimeType": "application/json"})
+        );
+        let (body, _) = convert(&request(
+            json!({"model": "m", "response_format": {"type": "text"},
+            "messages": [{"role": "user", "content": "q"}]}),
+        ));
+        assert!(body.get("generationConfig").is_none());
+    }
+
+    #[test]
+    fn unmapped_fields_are_dropped_and_listed() {
+        let (_, mut dropped) = convert_str(AGENT);
+        dropped.sort();
+        assert_eq!(
+            dropped,
+            [
+                "logit_bias",
+                "metadata",
+                "parallel_tool_calls",
+                "store",
+                "user"
+            ]
+        );
+        let (_, dropped) = convert(&request(json!({"model": "m", "messages": [
+            {"role": "user", "content": "q", "name": "ann"},
+            {"role": "assistant", "content": "a", "reasoning_content": "r", "refusal": "no",
+             "thinking_blocks": [{"type": "redacted_thinking", "data": "x"}]}
+        ], "logprobs": true, "top_logprobs": 2})));
+        for field in [
+            "messages[].name",
+            "messages[].reasoning_content",
+            "messages[].refusal",
+            "messages[].thinking_blocks",
+            "logprobs",
+            "top_logprobs",
+        ] {
+            assert!(dropped.iter().any(|d| d == field), "{field} in {dropped:?}");
+        }
+    }
+
+    #[test]
+    fn a_conversation_with_nothing_to_send_is_rejected() {
+        for messages in [
+            json!([]),
+            json!([{"role": "system", "content": "s"}]),
+            json!([{"role": "user", "content": " "}]),
+        ] {
+            let e = err(json!({"model": "m", "messages": messages}));
+            assert_eq!(e.param.as_deref(), Some("messages"), "{messages}");
+        }
+        let e = err(json!({"model": "m", "messages": [
+            {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]},
+            {"role": "user", "content": "q"}]}));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0]"));
+    }
+
+    #[test]
+    fn response_context_carries_the_requested_model() {
+        let c = to_gemini(&serde_json::from_str(WEATHER).unwrap()).unwrap();
+        assert_eq!(c.ctx.model, "gemini-2.5-flash");
+    }
+}
