@@ -2,15 +2,17 @@
 //! dialect, send it, map transport and status errors, and decode the answer
 //! into the caller's format, as a whole body or as a pumped stream.
 
-use super::translate::{self, ClientEncoder, Decoded, OpenAiEncoder, OpenAiPassThrough, Translator};
+use super::translate::{
+    self, ClientEncoder, Decoded, OpenAiEncoder, OpenAiPassThrough, Translator,
+};
 use super::{mock, ExtraHeaders, Reply, StreamSummary, UpstreamCall};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::protocol::anthropic;
 use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawObject;
 use crate::protocol::sse::SseParser;
 use crate::protocol::ChunkDecoder;
+use crate::protocol::{anthropic, gemini};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -43,24 +45,30 @@ enum Plan {
 /// The provider dialect of a converted call, with its response context.
 enum Upstream {
     Anthropic(anthropic::ResponseContext),
+    Gemini(gemini::ResponseContext),
 }
 
 impl Upstream {
     fn error(&self, status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
         match self {
             Upstream::Anthropic(_) => anthropic::error_from_anthropic(status, body, retry_after),
+            Upstream::Gemini(_) => gemini::error_from_gemini(status, body, retry_after),
         }
     }
 
     fn decode(&self, body: &[u8]) -> Result<ChatResponse, GatewayError> {
         match self {
             Upstream::Anthropic(ctx) => anthropic::from_anthropic(body, ctx),
+            Upstream::Gemini(ctx) => gemini::from_gemini(body, ctx),
         }
     }
 
     fn decoder(self) -> Box<dyn ChunkDecoder> {
         match self {
-            Upstream::Anthropic(ctx) => Box::new(anthropic::AnthropicToOpenAi::new(ctx, unix_now())),
+            Upstream::Anthropic(ctx) => {
+                Box::new(anthropic::AnthropicToOpenAi::new(ctx, unix_now()))
+            }
+            Upstream::Gemini(ctx) => Box::new(gemini::GeminiToOpenAi::new(ctx, unix_now())),
         }
     }
 }
@@ -80,7 +88,12 @@ pub async fn execute(client: awc::Client, call: UpstreamCall) -> Result<Reply, G
     let prepared = match (provider.kind, call.inbound) {
         (ProviderKind::Mock, _) => return mock_reply(&call),
         (ProviderKind::OpenAi, InboundApi::OpenAi) => prepare_openai(&call)?,
-        (ProviderKind::Anthropic, InboundApi::OpenAi) => prepare_anthropic(&call, &parse_chat(&call.body)?)?,
+        (ProviderKind::Anthropic, InboundApi::OpenAi) => {
+            prepare_anthropic(&call, &parse_chat(&call.body)?)?
+        }
+        (ProviderKind::Gemini, InboundApi::OpenAi) => {
+            prepare_gemini(&call, &parse_chat(&call.body)?)?
+        }
         (kind, inbound) => {
             return Err(GatewayError::invalid(format!(
                 "the gateway cannot yet serve {inbound:?} requests through a {} provider",
@@ -163,6 +176,30 @@ fn prepare_anthropic(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared,
     Ok(Prepared {
         plan: Plan::Convert(Upstream::Anthropic(converted.ctx)),
         url: format!("{}/messages", provider.base_url),
+        headers,
+        body: converted.body,
+        extra_headers: dropped_header(converted.dropped),
+    })
+}
+
+fn prepare_gemini(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared, GatewayError> {
+    let provider = &call.route.provider;
+    let mut converted = gemini::to_gemini(req)?;
+    converted.ctx.created = unix_now();
+    let path = gemini::model_path(&call.route.api_model);
+    // The key goes in a header, never in the URL: URLs end up in logs.
+    let url = if call.stream {
+        format!("{}/{path}:streamGenerateContent?alt=sse", provider.base_url)
+    } else {
+        format!("{}/{path}:generateContent", provider.base_url)
+    };
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(key) = &provider.api_key {
+        headers.push(("x-goog-api-key", key.expose().to_owned()));
+    }
+    Ok(Prepared {
+        plan: Plan::Convert(Upstream::Gemini(converted.ctx)),
+        url,
         headers,
         body: converted.body,
         extra_headers: dropped_header(converted.dropped),
