@@ -5,7 +5,7 @@ import json
 import openai
 import pytest
 
-from harness import config, running_gateway
+from harness import MockUpstream, config, fixture, running_gateway, sse_events_with_blank
 
 
 def client(base):
@@ -69,3 +69,29 @@ def test_errors_raise_the_right_sdk_exceptions(openai_upstream):
         bad_key = openai.OpenAI(base_url=base + "/v1", api_key="sk-wrong", max_retries=0)
         with pytest.raises(openai.AuthenticationError):
             bad_key.chat.completions.create(model="demo", messages=[{"role": "user", "content": "x"}])
+
+
+@pytest.mark.parametrize(
+    "kind,fixture_file",
+    [("anthropic", "anthropic/stream_text_then_tool.sse"), ("gemini", "gemini/stream_protocols_4_6.sse")],
+)
+def test_streamed_tool_calls_reassemble_into_valid_json(kind, fixture_file):
+    def respond(path, headers, body):
+        return 200, {"content-type": "text/event-stream"}, sse_events_with_blank(fixture(fixture_file))
+
+    up = MockUpstream(respond)
+    try:
+        with running_gateway(config([(kind, "up", up.url + "/v1")])) as base:
+            c = client(base)
+            tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+                "type": "object", "properties": {"city": {"type": "string"}}}}}]
+            with c.chat.completions.stream(
+                model="up-model", messages=[{"role": "user", "content": "Weather in Paris?"}], tools=tools
+            ) as s:
+                final = s.get_final_completion()
+            call = final.choices[0].message.tool_calls[0]
+            assert call.function.name == "get_weather"
+            assert json.loads(call.function.arguments) == {"city": "Paris"}
+            assert final.choices[0].finish_reason == "tool_calls"
+    finally:
+        up.close()

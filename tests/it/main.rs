@@ -4,6 +4,8 @@
 mod common;
 
 mod auth;
+mod chat_anthropic;
+mod chat_gemini;
 mod chat_openai;
 mod cli;
 mod errors;

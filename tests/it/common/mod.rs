@@ -372,3 +372,38 @@ type = "mock"
 "#
     )
 }
+
+/// A config with one provider of type `kind` (id `up`, key
+/// `sk-upstream-secret`) serving model `m` as `upstream-model`; key
+/// `sk-test` (name `team-a`).
+pub fn provider_config(kind: &str, base_url: &str) -> String {
+    format!(
+        r#"
+[server]
+log_level = "warn"
+
+[[api_keys]]
+key = "sk-test"
+name = "team-a"
+
+[models.m]
+provider = "up"
+api_model = "upstream-model"
+default_max_tokens = 1000
+
+[providers.up]
+type = "{kind}"
+api_key = "sk-upstream-secret"
+base_url = "{base_url}"
+timeout_seconds = 5
+"#
+    )
+}
+
+/// Parses every `data:` payload except `[DONE]` as JSON.
+pub fn json_events(data: &[String]) -> Vec<serde_json::Value> {
+    data.iter()
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).expect("JSON event"))
+        .collect()
+}
