@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 pub mod protocol;
 pub mod routes;
 pub mod server;
@@ -40,8 +41,26 @@ impl Gateway {
         // rustls 0.23 needs a process-wide crypto provider for https upstreams.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let addr = listener.local_addr()?;
-        let shared = Arc::new(state::Shared::new(snapshot));
-        let server = server::build(shared.clone(), listener)?;
+        let registry = prometheus::Registry::new();
+        let families = metrics::Families::register(&registry).map_err(std::io::Error::other)?;
+        let http_metrics = actix_web_prom::PrometheusMetricsBuilder::new("llm_gateway")
+            .registry(registry)
+            .endpoint(&snapshot.metrics.endpoint)
+            .mask_unmatched_patterns("UNKNOWN")
+            .build()
+            .map_err(std::io::Error::other)?;
+        let enabled = snapshot.metrics.enabled;
+        let recorder = if enabled {
+            use actix::Actor;
+            let addr = metrics::MetricsActor::new(families).start();
+            addr.do_send(metrics::key_info(&snapshot));
+            addr.do_send(metrics::Reloaded { success: true });
+            metrics::Recorder::new(Some(addr))
+        } else {
+            metrics::Recorder::default()
+        };
+        let shared = Arc::new(state::Shared::new(snapshot, recorder));
+        let server = server::build(shared.clone(), listener, http_metrics, enabled)?;
         shared.set_ready(true);
         Ok(Self {
             server,

@@ -5,8 +5,9 @@ use crate::routes;
 use crate::state::Shared;
 use crate::upstream::ProviderPool;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
+use actix_web_prom::PrometheusMetrics;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
@@ -14,7 +15,12 @@ use tracing_actix_web::TracingLogger;
 /// Builds the server on an already bound listener. Each worker gets its own
 /// [`ProviderPool`], so provider actors live next to the handlers that use
 /// them.
-pub fn build(shared: Arc<Shared>, listener: TcpListener) -> std::io::Result<Server> {
+pub fn build(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    http_metrics: PrometheusMetrics,
+    metrics_enabled: bool,
+) -> std::io::Result<Server> {
     let snapshot = shared.snapshot();
     let workers = snapshot
         .server
@@ -25,6 +31,7 @@ pub fn build(shared: Arc<Shared>, listener: TcpListener) -> std::io::Result<Serv
         App::new()
             .app_data(data.clone())
             .app_data(web::Data::new(ProviderPool::default()))
+            .wrap(Condition::new(metrics_enabled, http_metrics.clone()))
             .wrap(TracingLogger::<GatewaySpan>::new())
             .wrap(from_fn(access_log))
             .configure(routes::configure)

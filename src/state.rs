@@ -1,6 +1,7 @@
 //! State shared by every worker: the live config snapshot and readiness.
 
 use crate::config::Snapshot;
+use crate::metrics::Recorder;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,14 +11,17 @@ pub struct Shared {
     /// The live configuration; handlers load it once per request and keep
     /// that snapshot to the end, so a reload never changes a request midway.
     pub config: ArcSwap<Snapshot>,
+    /// Where LLM calls are reported (nowhere when metrics are disabled).
+    pub recorder: Recorder,
     ready: AtomicBool,
 }
 
 impl Shared {
     /// State serving `snapshot`, not yet ready.
-    pub fn new(snapshot: Snapshot) -> Self {
+    pub fn new(snapshot: Snapshot, recorder: Recorder) -> Self {
         Self {
             config: ArcSwap::from_pointee(snapshot),
+            recorder,
             ready: AtomicBool::new(false),
         }
     }

@@ -171,6 +171,21 @@ impl Snapshot {
         self.keys.get(&key_digest(presented))
     }
 
+    /// Every key's name with the first 12 hex digits of its SHA-256, sorted
+    /// by name (for `llm_api_key_info`).
+    pub fn key_hashes(&self) -> Vec<(Arc<str>, String)> {
+        let mut out: Vec<_> = self
+            .keys
+            .iter()
+            .map(|(digest, e)| {
+                let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+                (e.name.clone(), hex)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The route of a model name.
     pub fn model(&self, name: &str) -> Option<&ModelRoute> {
         self.models.get(name)

@@ -1,11 +1,13 @@
 //! `POST /v1/chat/completions`: OpenAI format in and out, any provider.
 
-use super::{label, read_body, reply_response, ApiError, CallLabels};
+use super::call::serve;
+use super::ApiError;
 use crate::auth::Caller;
 use crate::config::{ModelRoute, Snapshot};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::metrics::Endpoint;
 use crate::protocol::openai::StreamOptions;
-use crate::upstream::{ProviderPool, UpstreamCall};
+use crate::upstream::UpstreamCall;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -57,61 +59,37 @@ pub fn resolve<'a>(snapshot: &'a Snapshot, model: &str) -> Result<&'a ModelRoute
 /// Serves one chat completion, streamed or not.
 pub async fn completions(
     req: HttpRequest,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     payload: web::Payload,
-    pool: web::Data<ProviderPool>,
-) -> Result<HttpResponse, ApiError> {
-    let fail = |e| ApiError(e, InboundApi::OpenAi);
-    let snapshot = &caller.snapshot;
-    let body = read_body(&req, payload, snapshot.server.max_body_bytes)
-        .await
-        .map_err(fail)?;
-    let head = ChatHead::parse(&body).map_err(fail)?;
-    let route = resolve(snapshot, &head.model).map_err(fail)?;
-    label(
+) -> HttpResponse {
+    let anthropic_beta = req
+        .headers()
+        .get("anthropic-beta")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    serve(
         &req,
-        CallLabels {
-            api_key: caller.name.clone(),
-            model: route.name.clone(),
-            provider: route.provider.id.clone(),
-            error: None,
+        caller,
+        payload,
+        Endpoint::ChatCompletions,
+        InboundApi::OpenAi,
+        |caller, body| {
+            let head = ChatHead::parse(&body)?;
+            let route = resolve(&caller.snapshot, &head.model)?;
+            let stream = head.stream.unwrap_or(false);
+            Ok(UpstreamCall {
+                inbound: InboundApi::OpenAi,
+                include_usage: stream
+                    && head
+                        .stream_options
+                        .and_then(|o| o.include_usage)
+                        .unwrap_or(false),
+                body,
+                route: route.clone(),
+                stream,
+                anthropic_beta,
+            })
         },
-    );
-    let stream = head.stream.unwrap_or(false);
-    let call = UpstreamCall {
-        inbound: InboundApi::OpenAi,
-        body,
-        route: route.clone(),
-        stream,
-        include_usage: stream
-            && head
-                .stream_options
-                .and_then(|o| o.include_usage)
-                .unwrap_or(false),
-        anthropic_beta: req
-            .headers()
-            .get("anthropic-beta")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    let reply = pool.dispatch(call).await.map_err(fail)?;
-    let (response, summary) = reply_response(reply);
-    if let Some(summary) = summary {
-        let labels = (
-            caller.name.clone(),
-            route.name.clone(),
-            route.provider.id.clone(),
-        );
-        actix_web::rt::spawn(async move {
-            if let Ok(s) = summary.await {
-                if let Some(kind) = s.error {
-                    tracing::warn!(
-                        api_key = %labels.0, model = %labels.1, provider = %labels.2,
-                        error = kind.metric_label(), "stream ended with an error"
-                    );
-                }
-            }
-        });
-    }
-    Ok(response)
+    )
+    .await
 }

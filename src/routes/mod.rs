@@ -1,17 +1,16 @@
 //! HTTP routes: handlers do HTTP in and out and nothing else; upstream work
 //! goes to the provider actors.
 
+pub mod call;
 pub mod chat;
 pub mod health;
 pub mod models;
 
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::upstream::{ExtraHeaders, Reply};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 
@@ -60,8 +59,6 @@ pub struct CallLabels {
     pub api_key: Arc<str>,
     pub model: Arc<str>,
     pub provider: Arc<str>,
-    /// Set when the call failed (including mid-stream).
-    pub error: Option<ErrorKind>,
 }
 
 /// Records the call's labels on the request (for the access log).
@@ -100,44 +97,6 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// Turns a provider reply into the HTTP response: one JSON body (sent with
-/// its `content-length`, in one write) or an SSE stream.
-pub fn reply_response(
-    reply: Reply,
-) -> (
-    HttpResponse,
-    Option<tokio::sync::oneshot::Receiver<crate::upstream::StreamSummary>>,
-) {
-    match reply {
-        Reply::Complete { body, headers, .. } => {
-            let mut b = HttpResponse::Ok();
-            b.content_type("application/json");
-            add_headers(&mut b, headers);
-            (b.body(body), None)
-        }
-        Reply::Stream {
-            mut chunks,
-            summary,
-            headers,
-        } => {
-            let mut b = HttpResponse::Ok();
-            b.content_type("text/event-stream")
-                .insert_header(("cache-control", "no-cache"));
-            add_headers(&mut b, headers);
-            let body = futures_util::stream::poll_fn(move |cx| {
-                chunks.poll_recv(cx).map(|c| c.map(Ok::<_, Infallible>))
-            });
-            (b.streaming(body), Some(summary))
-        }
-    }
-}
-
-fn add_headers(b: &mut actix_web::HttpResponseBuilder, headers: ExtraHeaders) {
-    for (name, value) in headers {
-        b.insert_header((name, value));
-    }
 }
 
 /// The answer to a path no route serves.

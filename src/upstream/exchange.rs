@@ -233,12 +233,15 @@ fn mock_reply(call: &UpstreamCall) -> Result<Reply, GatewayError> {
     let (summary_tx, summary) = oneshot::channel();
     let _ = summary_tx.send(StreamSummary {
         usage: Some(usage),
+        // Every chunk is ready at once.
+        first_byte: Some(Duration::ZERO),
         ..Default::default()
     });
     Ok(Reply::Stream {
         chunks: rx,
         summary,
         headers: Vec::new(),
+        upstream: Duration::ZERO,
     })
 }
 
@@ -270,6 +273,7 @@ async fn send(
         let err = prepared.plan.error(status, &body, retry_after);
         return Err(shield(err, provider));
     }
+    let head_wait = started.elapsed();
     if call.stream {
         let translator = prepared.plan.translator(&call);
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
@@ -283,6 +287,7 @@ async fn send(
             chunks: rx,
             summary,
             headers: prepared.extra_headers,
+            upstream: head_wait,
         });
     }
     let body = response
@@ -448,6 +453,7 @@ where
     let mut events = Vec::new();
     let mut out = BytesMut::new();
     let mut first_byte = None;
+    let mut busy = Duration::ZERO;
     let result: Result<(), GatewayError> = 'read: loop {
         let next = tokio::select! {
             biased;
@@ -475,6 +481,7 @@ where
                 break r.and_then(|()| translator.end(&mut out));
             }
         };
+        let t = Instant::now();
         parser.feed(&chunk, &mut events);
         for ev in events.drain(..) {
             match translator.event(&ev, &mut out) {
@@ -483,6 +490,7 @@ where
                 Err(e) => break 'read Err(e),
             }
         }
+        busy += t.elapsed();
         if !out.is_empty() {
             first_byte.get_or_insert_with(|| started.elapsed());
             if tx.send(out.split().freeze()).await.is_err() {
@@ -510,6 +518,6 @@ where
         usage: translator.usage(),
         error,
         first_byte,
-        upstream: started.elapsed(),
+        busy,
     }
 }

@@ -58,6 +58,8 @@ pub enum Reply {
         chunks: mpsc::Receiver<Bytes>,
         summary: tokio::sync::oneshot::Receiver<StreamSummary>,
         headers: ExtraHeaders,
+        /// Time spent waiting for the upstream's response head.
+        upstream: Duration,
     },
 }
 
@@ -70,6 +72,7 @@ pub struct StreamSummary {
     pub error: Option<crate::error::ErrorKind>,
     /// Time from the call to the first byte sent to the caller.
     pub first_byte: Option<Duration>,
-    /// Time spent waiting on the upstream (head plus reads).
-    pub upstream: Duration,
+    /// Time the pump spent translating (the gateway's own share of the
+    /// stream).
+    pub busy: Duration,
 }

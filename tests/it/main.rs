@@ -9,4 +9,5 @@ mod chat_gemini;
 mod chat_openai;
 mod cli;
 mod errors;
+mod metrics;
 mod models;

@@ -407,3 +407,66 @@ pub fn json_events(data: &[String]) -> Vec<serde_json::Value> {
         .map(|d| serde_json::from_str(d).expect("JSON event"))
         .collect()
 }
+
+/// The value of the sample `name{labels}` in Prometheus text, if present
+/// (labels in any order; all of the sample's labels must be given).
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (n, rest) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if n != name {
+                return None;
+            }
+            let mut got: Vec<(&str, &str)> = if rest.is_empty() {
+                vec![]
+            } else {
+                rest.split("\",")
+                    .map(|kv| {
+                        let (k, v) = kv.split_once("=\"").unwrap_or((kv, ""));
+                        (k, v.trim_end_matches('"'))
+                    })
+                    .collect()
+            };
+            let mut want = labels.to_vec();
+            got.sort();
+            want.sort();
+            (got == want).then(|| value.parse().ok()).flatten()
+        })
+}
+
+impl TestGateway {
+    /// The `/metrics` text.
+    pub async fn scrape(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// Waits (bounded, polling) until `name{labels}` equals `value` —
+    /// observations are recorded asynchronously — and fails with the
+    /// scraped text otherwise.
+    pub async fn expect_metric(&self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.scrape().await;
+            let got = metric_value(&text, name, labels);
+            if got == Some(value) {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("{name}{labels:?}: expected {value}, got {got:?} in:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Prometheus metrics in four dimensions (api_key, model, provider,
+//! endpoint).
+//!
+//! actix-web-prom owns the registry, serves the endpoint and times every
+//! HTTP request by route template. The [`MetricsActor`] (one per process)
+//! owns the `llm_*` families, registered in the same registry, and receives
+//! one [`Observation`] per LLM call, sent fire-and-forget from the request
+//! path.
+//!
+//! Label values are bounded: `api_key` is a key's configured name (`unknown`
+//! when the key is not known), `model` a configured model name (`unknown`
+//! otherwise), `provider` a provider ID, `endpoint` a gateway route, and
+//! `error_type` one of [`ErrorKind::metric_label`]'s closed set.
+
+use crate::config::Snapshot;
+use crate::error::ErrorKind;
+use crate::protocol::openai::Usage;
+use actix::prelude::*;
+use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The label value for a key, model or provider the gateway does not know.
+pub const UNKNOWN: &str = "unknown";
+
+/// An inbound LLM endpoint (the `endpoint` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Messages,
+    Embeddings,
+}
+
+impl Endpoint {
+    /// The route, as the label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Messages => "/v1/messages",
+            Endpoint::Embeddings => "/v1/embeddings",
+        }
+    }
+}
+
+/// The four dimensions of one call.
+#[derive(Debug, Clone)]
+pub struct CallDims {
+    pub api_key: Arc<str>,
+    pub model: Arc<str>,
+    pub provider: Arc<str>,
+    pub endpoint: Endpoint,
+}
+
+impl CallDims {
+    /// Dimensions of a call refused before its key or model was known.
+    pub fn unknown(endpoint: Endpoint) -> Self {
+        let u: Arc<str> = Arc::from(UNKNOWN);
+        Self {
+            api_key: u.clone(),
+            model: u.clone(),
+            provider: u,
+            endpoint,
+        }
+    }
+}
+
+/// What one LLM call did, reported once when it is over.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Observation {
+    pub dims: CallDims,
+    /// The HTTP status the caller got.
+    pub status: u16,
+    /// Set when the call failed, also after a 200 (mid-stream).
+    pub error: Option<ErrorKind>,
+    pub usage: Option<Usage>,
+    /// From the request's arrival to the last byte.
+    pub duration: Duration,
+    /// Streams: time to the first byte sent.
+    pub first_token: Option<Duration>,
+    /// Time the gateway itself spent (total minus waiting on the upstream);
+    /// `None` when the call never reached a provider.
+    pub overhead: Option<Duration>,
+}
+
+/// A call to `provider` started (in-flight gauge).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Started(pub Arc<str>);
+
+/// A call to `provider` ended (in-flight gauge).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Ended(pub Arc<str>);
+
+/// The result of a config reload.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Reloaded {
+    pub success: bool,
+}
+
+/// Publishes the `llm_api_key_info` series of a new snapshot.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct KeyInfo(pub Vec<(Arc<str>, String)>);
+
+const DIMS: &[&str] = &["api_key", "model", "provider", "endpoint"];
+
+/// The `llm_*` families.
+pub struct Families {
+    requests: IntCounterVec,
+    tokens: IntCounterVec,
+    duration: HistogramVec,
+    ttft: HistogramVec,
+    overhead: HistogramVec,
+    errors: IntCounterVec,
+    in_flight: IntGaugeVec,
+    key_info: IntGaugeVec,
+    reloads: IntCounterVec,
+    last_reload: Gauge,
+}
+
+/// The four dimensions plus `extra` labels.
+fn dims_and(extra: &[&'static str]) -> Vec<&'static str> {
+    DIMS.iter().chain(extra).copied().collect()
+}
+
+impl Families {
+    /// Creates the families and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let counter = |name: &str, help: &str, extra: &[&'static str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), &dims_and(extra))?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
+            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)?;
+            registry.register(Box::new(h.clone()))?;
+            Ok::<_, prometheus::Error>(h)
+        };
+        let latency = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            300.0, 600.0,
+        ];
+        let overhead = vec![
+            0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+            0.05, 0.1,
+        ];
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok::<_, prometheus::Error>(g)
+        };
+        let last_reload = Gauge::new(
+            "llm_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+        )?;
+        registry.register(Box::new(last_reload.clone()))?;
+        let reloads = IntCounterVec::new(
+            Opts::new("llm_config_reloads_total", "Config reloads by result."),
+            &["result"],
+        )?;
+        registry.register(Box::new(reloads.clone()))?;
+        Ok(Self {
+            requests: counter(
+                "llm_requests_total",
+                "LLM calls by caller key name, model, provider, endpoint and HTTP status.",
+                &["status"],
+            )?,
+            tokens: counter(
+                "llm_tokens_total",
+                "Tokens as the provider reported them; type: input (all input, cached included), output, cached_input (the cached subset of input).",
+                &["type"],
+            )?,
+            duration: histogram(
+                "llm_request_duration_seconds",
+                "Duration of LLM calls, to the last byte.",
+                DIMS,
+                latency.clone(),
+            )?,
+            ttft: histogram(
+                "llm_time_to_first_token_seconds",
+                "Streams: time to the first byte sent to the caller.",
+                DIMS,
+                latency,
+            )?,
+            overhead: histogram(
+                "llm_gateway_overhead_seconds",
+                "Time the gateway itself spent on a call (total minus waiting on the upstream).",
+                &["provider", "endpoint"],
+                overhead,
+            )?,
+            errors: counter(
+                "llm_errors_total",
+                "Failed LLM calls by error type.",
+                &["error_type"],
+            )?,
+            in_flight: gauge(
+                "llm_in_flight_requests",
+                "LLM calls in flight, streams included.",
+                &["provider"],
+            )?,
+            key_info: gauge(
+                "llm_api_key_info",
+                "Maps a key's name to the first 12 hex digits of its SHA-256.",
+                &["api_key", "key_hash"],
+            )?,
+            reloads,
+            last_reload,
+        })
+    }
+
+    fn observe(&self, o: &Observation) {
+        let d = &o.dims;
+        let dims = [&*d.api_key, &*d.model, &*d.provider, d.endpoint.as_str()];
+        let status = o.status.to_string();
+        self.requests
+            .with_label_values(&[dims[0], dims[1], dims[2], dims[3], &status])
+            .inc();
+        if let Some(u) = o.usage {
+            let add = |kind: &str, n: u64| {
+                if n > 0 {
+                    self.tokens
+                        .with_label_values(&[dims[0], dims[1], dims[2], dims[3], kind])
+                        .inc_by(n);
+                }
+            };
+            add("input", u.prompt_tokens);
+            add("output", u.completion_tokens);
+            add("cached_input", u.cached_tokens());
+        }
+        self.duration
+            .with_label_values(&dims)
+            .observe(o.duration.as_secs_f64());
+        if let Some(t) = o.first_token {
+            self.ttft.with_label_values(&dims).observe(t.as_secs_f64());
+        }
+        if let Some(t) = o.overhead {
+            self.overhead
+                .with_label_values(&[dims[2], dims[3]])
+                .observe(t.as_secs_f64());
+        }
+        if let Some(kind) = o.error {
+            self.errors
+                .with_label_values(&[dims[0], dims[1], dims[2], dims[3], kind.metric_label()])
+                .inc();
+        }
+    }
+}
+
+/// Owns the `llm_*` families; one per process.
+pub struct MetricsActor {
+    families: Families,
+}
+
+impl MetricsActor {
+    /// An actor recording into `families`.
+    pub fn new(families: Families) -> Self {
+        Self { families }
+    }
+}
+
+/// `do_send` queues regardless of the mailbox capacity, so recording never
+/// blocks the request path.
+impl Actor for MetricsActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<Observation> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, o: Observation, _: &mut Self::Context) {
+        self.families.observe(&o);
+    }
+}
+
+impl Handler<Started> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, Started(p): Started, _: &mut Self::Context) {
+        self.families.in_flight.with_label_values(&[&*p]).inc();
+    }
+}
+
+impl Handler<Ended> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, Ended(p): Ended, _: &mut Self::Context) {
+        self.families.in_flight.with_label_values(&[&*p]).dec();
+    }
+}
+
+impl Handler<Reloaded> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, r: Reloaded, _: &mut Self::Context) {
+        let result = if r.success { "success" } else { "failure" };
+        self.families.reloads.with_label_values(&[result]).inc();
+        if r.success {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.families.last_reload.set(now);
+        }
+    }
+}
+
+impl Handler<KeyInfo> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, KeyInfo(keys): KeyInfo, _: &mut Self::Context) {
+        self.families.key_info.reset();
+        for (name, hash) in keys {
+            self.families
+                .key_info
+                .with_label_values(&[&*name, &hash])
+                .set(1);
+        }
+    }
+}
+
+/// The `llm_api_key_info` series of a snapshot (empty unless
+/// `include_api_key_hash` is on).
+pub fn key_info(snapshot: &Snapshot) -> KeyInfo {
+    if !snapshot.metrics.include_api_key_hash {
+        return KeyInfo(Vec::new());
+    }
+    KeyInfo(snapshot.key_hashes())
+}
+
+/// Where a handler sends observations: nowhere when metrics are disabled.
+#[derive(Clone, Default)]
+pub struct Recorder(Option<Addr<MetricsActor>>);
+
+impl Recorder {
+    /// A recorder sending to `addr`.
+    pub fn new(addr: Option<Addr<MetricsActor>>) -> Self {
+        Self(addr)
+    }
+
+    /// Records a finished call.
+    pub fn observe(&self, o: Observation) {
+        if let Some(a) = &self.0 {
+            a.do_send(o);
+        }
+    }
+
+    /// Marks a call to `provider` in flight; the returned guard ends it.
+    pub fn start(&self, provider: &Arc<str>) -> InFlight {
+        if let Some(a) = &self.0 {
+            a.do_send(Started(provider.clone()));
+        }
+        InFlight(self.0.clone().map(|a| (a, provider.clone())))
+    }
+
+    /// Sends any other message to the actor.
+    pub fn send<M>(&self, m: M)
+    where
+        M: Message<Result = ()> + Send + 'static,
+        MetricsActor: Handler<M>,
+    {
+        if let Some(a) = &self.0 {
+            a.do_send(m);
+        }
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+pub struct InFlight(Option<(Addr<MetricsActor>, Arc<str>)>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some((a, p)) = self.0.take() {
+            a.do_send(Ended(p));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The part every LLM endpoint shares: authenticate, read the body, build
+//! the upstream call, dispatch it to the provider actor, answer (whole or
+//! streamed), and report one [`Observation`] when the call is over.
+
+use super::{label, read_body, ApiError, CallLabels};
+use crate::auth::Caller;
+use crate::error::{GatewayError, InboundApi};
+use crate::metrics::{CallDims, Endpoint, InFlight, Observation};
+use crate::state::Shared;
+use crate::upstream::{ExtraHeaders, ProviderPool, Reply, UpstreamCall};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use bytes::Bytes;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+/// Serves one LLM call; `prepare` turns the caller and body into the
+/// upstream call (routing, validation) and is the only endpoint-specific
+/// part.
+pub async fn serve(
+    req: &HttpRequest,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+    endpoint: Endpoint,
+    api: InboundApi,
+    prepare: impl FnOnce(&Caller, Bytes) -> Result<UpstreamCall, GatewayError>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let (Some(shared), Some(pool)) = (
+        req.app_data::<web::Data<Shared>>(),
+        req.app_data::<web::Data<ProviderPool>>(),
+    ) else {
+        return GatewayError::new(crate::error::ErrorKind::Internal, "gateway state missing")
+            .response(api);
+    };
+    let recorder = shared.recorder.clone();
+    let mut dims = CallDims::unknown(endpoint);
+    let mut in_flight = None;
+    let mut dispatched_at = Duration::ZERO;
+    let result = async {
+        let caller = caller.map_err(|e| e.0)?;
+        dims.api_key = caller.name.clone();
+        let body = read_body(req, payload, caller.snapshot.server.max_body_bytes).await?;
+        let call = prepare(&caller, body)?;
+        dims.model = call.route.name.clone();
+        dims.provider = call.route.provider.id.clone();
+        label(
+            req,
+            CallLabels {
+                api_key: dims.api_key.clone(),
+                model: dims.model.clone(),
+                provider: dims.provider.clone(),
+            },
+        );
+        in_flight = Some(recorder.start(&dims.provider));
+        dispatched_at = started.elapsed();
+        pool.dispatch(call).await
+    }
+    .await;
+    let observation = |status: u16| Observation {
+        dims: dims.clone(),
+        status,
+        error: None,
+        usage: None,
+        duration: started.elapsed(),
+        first_token: None,
+        overhead: None,
+    };
+    match result {
+        Err(e) => {
+            recorder.observe(Observation {
+                error: Some(e.kind),
+                overhead: in_flight.as_ref().map(|_| started.elapsed()),
+                ..observation(e.status().as_u16())
+            });
+            e.response(api)
+        }
+        Ok(Reply::Complete {
+            body,
+            usage,
+            headers,
+            upstream,
+        }) => {
+            let overhead = started.elapsed().saturating_sub(upstream);
+            recorder.observe(Observation {
+                usage,
+                overhead: Some(overhead),
+                ..observation(200)
+            });
+            let mut b = response_head(headers, overhead);
+            b.content_type("application/json");
+            b.body(body)
+        }
+        Ok(Reply::Stream {
+            mut chunks,
+            summary,
+            headers,
+            upstream,
+        }) => {
+            let preflight = started.elapsed().saturating_sub(upstream);
+            let guard: Option<InFlight> = in_flight.take();
+            actix_web::rt::spawn(async move {
+                let _guard = guard;
+                let s = summary.await.unwrap_or_default();
+                recorder.observe(Observation {
+                    dims,
+                    status: 200,
+                    error: s.error,
+                    usage: s.usage,
+                    duration: started.elapsed(),
+                    first_token: s.first_byte.map(|t| dispatched_at + t),
+                    overhead: Some(preflight + s.busy),
+                });
+            });
+            let mut b = response_head(headers, preflight);
+            b.content_type("text/event-stream")
+                .insert_header(("cache-control", "no-cache"));
+            b.streaming(futures_util::stream::poll_fn(move |cx| {
+                chunks.poll_recv(cx).map(|c| c.map(Ok::<_, Infallible>))
+            }))
+        }
+    }
+}
+
+/// A 200 with the gateway's extra headers and its overhead so far.
+fn response_head(headers: ExtraHeaders, overhead: Duration) -> HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    for (name, value) in headers {
+        b.insert_header((name, value));
+    }
+    b.insert_header((
+        "x-gateway-overhead-ms",
+        format!("{:.3}", overhead.as_secs_f64() * 1000.0),
+    ));
+    b
+}
