@@ -36,8 +36,13 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts serving `snapshot` on `listener` (bound by the caller, so tests
-    /// can use port 0). Must be called inside an actix system.
-    pub fn start(snapshot: config::Snapshot, listener: TcpListener) -> std::io::Result<Self> {
+    /// can use port 0), watching `config_file` for changes when given. Must
+    /// be called inside an actix system.
+    pub fn start(
+        config_file: Option<std::path::PathBuf>,
+        snapshot: config::Snapshot,
+        listener: TcpListener,
+    ) -> std::io::Result<Self> {
         // rustls 0.23 needs a process-wide crypto provider for https upstreams.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let addr = listener.local_addr()?;
@@ -60,6 +65,11 @@ impl Gateway {
             metrics::Recorder::default()
         };
         let shared = Arc::new(state::Shared::new(snapshot, recorder));
+        if let Some(path) = config_file {
+            use actix::Actor;
+            let actor = config::reload::ConfigActor::new(path, shared.clone()).start();
+            let _ = shared.reloader.set(actor);
+        }
         let server = server::build(shared.clone(), listener, http_metrics, enabled)?;
         shared.set_ready(true);
         Ok(Self {
@@ -71,10 +81,23 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// Serves until SIGINT or SIGTERM, then stops gracefully.
-    pub async fn run(self, _source: config::load::ConfigSource) -> std::io::Result<()> {
+    /// Serves until SIGINT or SIGTERM, then stops gracefully; SIGHUP
+    /// reloads the config.
+    pub async fn run(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let shared = self.shared.clone();
+        if let Some(reloader) = self.shared.reloader.get().cloned() {
+            actix_web::rt::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the config");
+                    let _ = reloader.send(config::reload::Reload).await;
+                }
+            });
+        }
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
             shared.set_ready(false);

@@ -90,9 +90,13 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         }
     };
     let result = actix_web::rt::System::new().block_on(async move {
-        let gateway = Gateway::start(snapshot, listener)?;
+        let file = match source {
+            ConfigSource::File(path) => Some(path),
+            ConfigSource::Demo => None,
+        };
+        let gateway = Gateway::start(file, snapshot, listener)?;
         tracing::info!(address = %gateway.addr, "llm-gateway listening");
-        gateway.run(source).await
+        gateway.run().await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,11 @@
 //! State shared by every worker: the live config snapshot and readiness.
 
+use crate::config::reload::ConfigActor;
 use crate::config::Snapshot;
 use crate::metrics::Recorder;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Process-wide state, shared by all workers.
 pub struct Shared {
@@ -13,6 +14,8 @@ pub struct Shared {
     pub config: ArcSwap<Snapshot>,
     /// Where LLM calls are reported (nowhere when metrics are disabled).
     pub recorder: Recorder,
+    /// The config actor, when the config comes from a file.
+    pub reloader: OnceLock<actix::Addr<ConfigActor>>,
     ready: AtomicBool,
 }
 
@@ -22,6 +25,7 @@ impl Shared {
         Self {
             config: ArcSwap::from_pointee(snapshot),
             recorder,
+            reloader: OnceLock::new(),
             ready: AtomicBool::new(false),
         }
     }

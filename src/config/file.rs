@@ -41,6 +41,8 @@ pub struct ServerSection {
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_seconds: f64,
+    /// Key for `POST /admin/reload`; absent: the endpoint is off.
+    pub admin_key: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -53,6 +55,7 @@ impl Default for ServerSection {
             workers: None,
             max_body_bytes: default_max_body_bytes(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
+            admin_key: None,
         }
     }
 }

@@ -76,7 +76,7 @@ pub fn load_str(text: &str, source: &str) -> Result<Snapshot, LoadError> {
                 .try_parsing(true),
         )
         .build()
-        .map_err(|e| err(LoadErrorKind::Syntax(e.to_string())))?;
+        .map_err(|e| err(LoadErrorKind::Syntax(without_source_lines(&e.to_string()))))?;
     let mut unknown = Vec::new();
     let parsed: FileConfig =
         serde_ignored::deserialize(built, |path| unknown.push(path.to_string()))
@@ -93,6 +93,23 @@ pub fn load_str(text: &str, source: &str) -> Result<Snapshot, LoadError> {
             Err(err(LoadErrorKind::Invalid(errs)))
         }
     }
+}
+
+/// A TOML parse error without the quoted source lines (which could hold a
+/// key): `TOML parse error at line 4, column 27: unexpected key or value`.
+fn without_source_lines(message: &str) -> String {
+    message
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            !(t.starts_with('|')
+                || t.split_once(" |")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok()))
+        })
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Where the config comes from.
@@ -147,9 +164,18 @@ mod tests {
     }
 
     #[test]
-    fn toml_syntax_errors_name_the_file() {
-        let e = load_str("[server\n", "bad.toml").unwrap_err();
+    fn toml_syntax_errors_name_the_file_and_position_but_quote_no_source() {
+        let e = load_str(
+            "[server]\n[providers.openai]\napi_key = \"sk-secret-123\" x\n",
+            "bad.toml",
+        )
+        .unwrap_err();
         assert!(matches!(e.kind, LoadErrorKind::Syntax(_)));
-        assert!(e.to_string().starts_with("bad.toml: "), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("bad.toml: TOML parse error at line 3"),
+            "{text}"
+        );
+        assert!(!text.contains("sk-secret"), "{text}");
     }
 }

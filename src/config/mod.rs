@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod load;
+pub mod reload;
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -110,6 +111,8 @@ pub struct ServerSettings {
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
     pub shutdown_timeout: Duration,
+    /// Digest of the key that may call `POST /admin/reload`; none: off.
+    pub admin_key: Option<KeyDigest>,
 }
 
 /// `[metrics]`, validated.
@@ -157,6 +160,9 @@ pub struct ModelRoute {
 /// One validated configuration, immutable once built.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// Counts published snapshots: 1 for the config the process started
+    /// with, +1 per successful reload.
+    pub generation: u64,
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
@@ -203,6 +209,7 @@ impl Snapshot {
             return Err(errs);
         }
         Ok(Snapshot {
+            generation: 1,
             server,
             metrics,
             keys,
@@ -308,6 +315,17 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
     if s.host.trim().is_empty() {
         errs.push("server.host", "must not be empty");
     }
+    let admin_key = match s.admin_key.as_deref() {
+        Some(k) if k.trim().is_empty() => {
+            errs.push(
+                "server.admin_key",
+                "must not be empty (leave it out to turn /admin/reload off)",
+            );
+            None
+        }
+        Some(k) => Some(key_digest(k)),
+        None => None,
+    };
     ServerSettings {
         host: s.host,
         port,
@@ -316,6 +334,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         workers,
         max_body_bytes,
         shutdown_timeout,
+        admin_key,
     }
 }
 

@@ -10,15 +10,15 @@ pub async fn health() -> HttpResponse {
         .body(r#"{"status":"ok"}"#)
 }
 
-/// `GET /ready`: 200 while serving, 503 while starting or draining.
+/// `GET /ready`: 200 while serving, 503 while starting or draining; the
+/// body names the config generation being served, so a caller can await a
+/// reload.
 pub async fn ready(shared: web::Data<Shared>) -> HttpResponse {
-    if shared.is_ready() {
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(r#"{"status":"ready"}"#)
+    let generation = shared.snapshot().generation;
+    let (mut b, status) = if shared.is_ready() {
+        (HttpResponse::Ok(), "ready")
     } else {
-        HttpResponse::ServiceUnavailable()
-            .content_type("application/json")
-            .body(r#"{"status":"not_ready"}"#)
-    }
+        (HttpResponse::ServiceUnavailable(), "not_ready")
+    };
+    b.json(serde_json::json!({"status": status, "config_generation": generation}))
 }

@@ -1,6 +1,7 @@
 //! HTTP routes: handlers do HTTP in and out and nothing else; upstream work
 //! goes to the provider actors.
 
+pub mod admin;
 pub mod call;
 pub mod chat;
 pub mod health;
@@ -19,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
         .route("/v1/models", web::get().to(models::list))
-        .route("/v1/chat/completions", web::post().to(chat::completions));
+        .route("/v1/chat/completions", web::post().to(chat::completions))
+        .route("/admin/reload", web::post().to(admin::reload));
 }
 
 /// A [`GatewayError`] rendered in the caller's API format.

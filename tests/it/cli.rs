@@ -184,3 +184,49 @@ async fn without_a_config_the_demo_serves_and_says_so_loudly() {
     let out = std::fs::read_to_string(&log).unwrap();
     assert!(out.contains("DEMO config"), "{out}");
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_config(&dir, &openai_config("http://127.0.0.1:9", ""));
+    let port = free_port();
+    let mut proc = Proc(
+        bin()
+            .arg("--config")
+            .arg(&p)
+            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
+            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&mut proc, port).await;
+    let generation = || async {
+        let v: serde_json::Value = client()
+            .get(format!("http://127.0.0.1:{port}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["config_generation"].as_u64().unwrap()
+    };
+    assert_eq!(generation().await, 1);
+    // The file is unchanged: only the signal can cause this reload.
+    let status = Command::new("kill")
+        .args(["-HUP", &proc.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while generation().await < 2 {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        proc.0.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop the gateway"
+    );
+}

@@ -11,3 +11,4 @@ mod cli;
 mod errors;
 mod metrics;
 mod models;
+mod reload;

@@ -33,11 +33,24 @@ impl TestGateway {
     /// Starts the gateway on `config_toml` (validated like a real file).
     pub fn start(config_toml: &str) -> Self {
         let snapshot = load_str(config_toml, "test config").unwrap_or_else(|e| panic!("{e}"));
+        Self::start_with(snapshot, None)
+    }
+
+    /// Starts the gateway on the config file at `path`, watching it.
+    pub fn start_file(path: &std::path::Path) -> Self {
+        let snapshot = llm_gateway::config::load_file(path).unwrap_or_else(|e| panic!("{e}"));
+        Self::start_with(snapshot, Some(path.to_owned()))
+    }
+
+    fn start_with(
+        snapshot: llm_gateway::config::Snapshot,
+        file: Option<std::path::PathBuf>,
+    ) -> Self {
         let listener = free_listener();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let gw = Gateway::start(snapshot, listener).expect("gateway starts");
+                let gw = Gateway::start(file, snapshot, listener).expect("gateway starts");
                 tx.send((gw.addr, gw.shared.clone(), gw.server.handle()))
                     .expect("test alive");
                 let _ = gw.server.await;
@@ -120,6 +133,8 @@ pub enum MockBody {
     ChunksThenHang(Vec<String>),
     /// Never answers at all.
     Hang,
+    /// SSE pieces, then waits for `gate` to be notified, then the rest.
+    Gated(Vec<String>, Vec<String>, Arc<Notify>),
 }
 
 /// A mock upstream's answer.
@@ -307,6 +322,18 @@ async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> Ht
             );
             b.streaming(s)
         }
+        MockBody::Gated(first, rest, gate) => {
+            let ok = |p: String| Ok::<_, std::convert::Infallible>(Bytes::from(p));
+            let head = futures_util::stream::iter(first.into_iter().map(ok));
+            let tail = futures_util::stream::once(async move {
+                gate.notified().await;
+                futures_util::stream::iter(rest.into_iter().map(ok))
+            });
+            b.streaming(futures_util::StreamExt::chain(
+                head,
+                futures_util::StreamExt::flatten(tail),
+            ))
+        }
         MockBody::ChunksThenHang(pieces) => {
             let guard = DropGuard(Some(state.stream_dropped.clone()));
             let head = futures_util::stream::iter(
@@ -468,5 +495,51 @@ impl TestGateway {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+}
+
+/// Replaces a file's content atomically (write then rename), as editors and
+/// config management do.
+pub fn write_atomic(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+impl TestGateway {
+    /// The config generation `/ready` reports.
+    pub async fn generation(&self) -> u64 {
+        let v: serde_json::Value = client()
+            .get(self.url("/ready"))
+            .send()
+            .await
+            .expect("ready")
+            .json()
+            .await
+            .expect("ready JSON");
+        v["config_generation"].as_u64().expect("generation")
+    }
+
+    /// Waits (bounded, polling `/ready`) until the served config generation
+    /// reaches `at_least`.
+    pub async fn await_generation(&self, at_least: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while self.generation().await < at_least {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "config generation {at_least} never arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `POST /admin/reload` with `key`.
+    pub async fn admin_reload(&self, key: &str) -> reqwest::Response {
+        client()
+            .post(self.url("/admin/reload"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("admin answers")
     }
 }

@@ -1,0 +1,174 @@
+//! Live reload: the [`ConfigActor`] (one per process) owns the config path,
+//! notices changes, and publishes a new snapshot only after it validated
+//! completely.
+//!
+//! It polls the file's content hash every second, which sees Kubernetes
+//! ConfigMap updates too (the mounted file is a symlink swapped atomically:
+//! the content changes, the path does not). [`Reload`] forces a reload
+//! (SIGHUP and `POST /admin/reload`). An invalid file is refused: the old
+//! snapshot keeps serving, the problem is logged (field names, no values of
+//! secrets) and counted. Requests in flight keep the snapshot they started
+//! with; provider actors notice changed provider settings on their next
+//! call.
+
+use super::load::{load_file, LoadError};
+use super::Snapshot;
+use crate::metrics::{key_info, Reloaded};
+use crate::state::Shared;
+use actix::prelude::*;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the file's content is checked.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Reload now, whether or not the file changed. Answers the new generation,
+/// or why the file was refused.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct Reload;
+
+/// Owns the config path and publishes validated snapshots into [`Shared`].
+pub struct ConfigActor {
+    path: PathBuf,
+    shared: Arc<Shared>,
+    /// Hash of the content last loaded (valid or not), so a bad file is
+    /// reported once, not every second.
+    last_hash: Option<[u8; 32]>,
+}
+
+impl ConfigActor {
+    /// An actor for `path`, whose current content is already published.
+    pub fn new(path: PathBuf, shared: Arc<Shared>) -> Self {
+        let last_hash = std::fs::read(&path).ok().map(|b| Sha256::digest(&b).into());
+        Self {
+            path,
+            shared,
+            last_hash,
+        }
+    }
+
+    fn poll(&mut self) {
+        // A missing or unreadable file (e.g. mid-swap) is retried on the
+        // next tick; only a file that reads can be refused.
+        let Ok(bytes) = std::fs::read(&self.path) else {
+            return;
+        };
+        let hash: [u8; 32] = Sha256::digest(&bytes).into();
+        if self.last_hash != Some(hash) {
+            self.last_hash = Some(hash);
+            let _ = self.reload();
+        }
+    }
+
+    fn reload(&mut self) -> Result<u64, String> {
+        if let Ok(bytes) = std::fs::read(&self.path) {
+            self.last_hash = Some(Sha256::digest(&bytes).into());
+        }
+        match load_file(&self.path) {
+            Ok(next) => Ok(self.publish(next)),
+            Err(e) => Err(self.refuse(e)),
+        }
+    }
+
+    fn publish(&self, mut next: Snapshot) -> u64 {
+        let current = self.shared.snapshot();
+        next.generation = current.generation + 1;
+        for setting in restart_only_changes(&current, &next) {
+            tracing::warn!(setting, "config setting changed, takes effect on restart");
+        }
+        let generation = next.generation;
+        let recorder = &self.shared.recorder;
+        recorder.send(key_info(&next));
+        self.shared.config.store(Arc::new(next));
+        recorder.send(Reloaded { success: true });
+        tracing::info!(
+            path = %self.path.display(),
+            generation,
+            "config reloaded"
+        );
+        generation
+    }
+
+    fn refuse(&self, e: LoadError) -> String {
+        let problem = e.to_string();
+        tracing::error!(
+            problem = %problem,
+            "config reload refused; the previous config keeps serving"
+        );
+        self.shared.recorder.send(Reloaded { success: false });
+        problem
+    }
+}
+
+/// Settings that are read once at start: a change is reported, not applied.
+fn restart_only_changes(old: &Snapshot, new: &Snapshot) -> Vec<&'static str> {
+    let (a, b) = (&old.server, &new.server);
+    let mut out = Vec::new();
+    if a.host != b.host {
+        out.push("server.host");
+    }
+    if a.port != b.port {
+        out.push("server.port");
+    }
+    if a.workers != b.workers {
+        out.push("server.workers");
+    }
+    if a.log_level != b.log_level {
+        out.push("server.log_level");
+    }
+    if a.log_format != b.log_format {
+        out.push("server.log_format");
+    }
+    if old.metrics.enabled != new.metrics.enabled {
+        out.push("metrics.enabled");
+    }
+    if old.metrics.endpoint != new.metrics.endpoint {
+        out.push("metrics.endpoint");
+    }
+    out
+}
+
+impl Actor for ConfigActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(POLL_INTERVAL, |actor, _| actor.poll());
+    }
+}
+
+impl Handler<Reload> for ConfigActor {
+    type Result = Result<u64, String>;
+
+    fn handle(&mut self, _: Reload, _: &mut Self::Context) -> Self::Result {
+        self.reload()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::load_str;
+
+    #[test]
+    fn host_port_workers_and_metrics_changes_are_reported_as_restart_only() {
+        let a = load_str("[server]\nport = 8080\n", "a").unwrap();
+        let b = load_str(
+            "[server]\nport = 9090\nhost = \"127.0.0.1\"\nworkers = 3\nmax_body_bytes = 5\n[metrics]\nendpoint = \"/m\"\n",
+            "b",
+        )
+        .unwrap();
+        assert_eq!(
+            restart_only_changes(&a, &b),
+            [
+                "server.host",
+                "server.port",
+                "server.workers",
+                "metrics.endpoint"
+            ]
+        );
+        assert!(restart_only_changes(&a, &a).is_empty());
+    }
+}

@@ -1,0 +1,41 @@
+//! `POST /admin/reload`: reload the config now. Off unless `[server]
+//! admin_key` is set; the admin key is separate from gateway keys.
+
+use crate::config::key_digest;
+use crate::config::reload::Reload;
+use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::state::Shared;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Reloads the config file and answers the new generation, or why the file
+/// was refused (the old config keeps serving).
+pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+    let api = InboundApi::OpenAi;
+    let snapshot = shared.snapshot();
+    let (Some(admin), Some(reloader)) = (snapshot.server.admin_key, shared.reloader.get()) else {
+        return GatewayError::new(ErrorKind::NotFound, "Unknown endpoint: POST /admin/reload")
+            .with_code("unknown_url")
+            .response(api);
+    };
+    let presented = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if key_digest(presented.trim()) != admin {
+        return GatewayError::new(ErrorKind::Authentication, "Invalid or missing admin key.")
+            .with_code("invalid_api_key")
+            .response(api);
+    }
+    match reloader.send(Reload).await {
+        Ok(Ok(generation)) => HttpResponse::Ok()
+            .json(serde_json::json!({"status": "reloaded", "config_generation": generation})),
+        Ok(Err(problem)) => HttpResponse::UnprocessableEntity().json(serde_json::json!({
+            "error": {"message": format!("The config was refused; the previous one keeps serving. {problem}"),
+                      "type": "invalid_request_error", "param": null, "code": "config_invalid"}
+        })),
+        Err(_) => GatewayError::new(ErrorKind::Internal, "the config actor is not running")
+            .response(api),
+    }
+}
