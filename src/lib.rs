@@ -86,6 +86,8 @@ impl Gateway {
     pub async fn run(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let shared = self.shared.clone();
+        // A restart-only setting: the value the server was built with.
+        let drain_timeout = shared.snapshot().server.shutdown_timeout;
         if let Some(reloader) = self.shared.reloader.get().cloned() {
             actix_web::rt::spawn(async move {
                 use tokio::signal::unix::{signal, SignalKind};
@@ -100,11 +102,40 @@ impl Gateway {
         }
         actix_web::rt::spawn(async move {
             shutdown_signal().await;
-            shared.set_ready(false);
-            tracing::info!("shutting down: draining in-flight requests");
+            drain(&shared, drain_timeout).await;
             handle.stop(true).await;
         });
         self.server.await
+    }
+}
+
+/// The drain after SIGTERM: not ready at once, new requests refused with
+/// 503, calls in flight get `timeout` to finish; streams still open then get
+/// an error event. Returns when no call is in flight (or shortly after the
+/// deadline).
+async fn drain(shared: &state::Shared, timeout: std::time::Duration) {
+    use std::time::{Duration, Instant};
+    shared.start_draining();
+    tracing::info!(
+        drain_seconds = timeout.as_secs_f64(),
+        in_flight = shared.calls_in_flight(),
+        "shutting down: draining in-flight requests"
+    );
+    let deadline = Instant::now() + timeout;
+    let tick = Duration::from_millis(20);
+    while shared.calls_in_flight() > 0 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(tick).await;
+    }
+    if shared.calls_in_flight() > 0 {
+        tracing::warn!(
+            in_flight = shared.calls_in_flight(),
+            "drain deadline reached: ending open streams with an error event"
+        );
+        shared.end_drain();
+        let grace = Instant::now() + Duration::from_secs(2);
+        while shared.calls_in_flight() > 0 && Instant::now() < grace {
+            actix_web::rt::time::sleep(tick).await;
+        }
     }
 }
 

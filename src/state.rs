@@ -4,7 +4,7 @@ use crate::config::reload::ConfigActor;
 use crate::config::Snapshot;
 use crate::metrics::Recorder;
 use arc_swap::ArcSwap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Process-wide state, shared by all workers.
@@ -17,6 +17,10 @@ pub struct Shared {
     /// The config actor, when the config comes from a file.
     pub reloader: OnceLock<actix::Addr<ConfigActor>>,
     ready: AtomicBool,
+    draining: AtomicBool,
+    /// LLM calls in flight, streams included (for the drain).
+    in_flight: Arc<AtomicUsize>,
+    drain: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -27,6 +31,9 @@ impl Shared {
             recorder,
             reloader: OnceLock::new(),
             ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            in_flight: Arc::default(),
+            drain: tokio::sync::watch::Sender::new(false),
         }
     }
 
@@ -40,8 +47,49 @@ impl Shared {
         self.ready.load(Ordering::Relaxed)
     }
 
+    /// The drain signal, for a worker's provider pool.
+    pub fn drain_signal(&self) -> crate::upstream::Drain {
+        self.drain.subscribe()
+    }
+
+    /// Ends the drain period: streams still open end with an error event.
+    pub fn end_drain(&self) {
+        self.drain.send_replace(true);
+    }
+
+    /// Starts draining: not ready, new requests refused.
+    pub fn start_draining(&self) {
+        self.set_ready(false);
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a shutdown is draining the gateway.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Counts an LLM call as in flight until the guard drops.
+    pub fn call_started(&self) -> CallGuard {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        CallGuard(self.in_flight.clone())
+    }
+
+    /// LLM calls in flight.
+    pub fn calls_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Sets readiness (false while starting and draining).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
+/// Keeps an LLM call counted as in flight while alive.
+pub struct CallGuard(Arc<AtomicUsize>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -116,6 +116,9 @@ fn restart_only_changes(old: &Snapshot, new: &Snapshot) -> Vec<&'static str> {
     if a.workers != b.workers {
         out.push("server.workers");
     }
+    if a.shutdown_timeout != b.shutdown_timeout {
+        out.push("server.shutdown_timeout_seconds");
+    }
     if a.log_level != b.log_level {
         out.push("server.log_level");
     }

@@ -33,6 +33,7 @@ pub async fn serve(
             .response(api);
     };
     let recorder = shared.recorder.clone();
+    let counted = shared.call_started();
     let mut dims = CallDims::unknown(endpoint);
     let mut in_flight = None;
     let mut dispatched_at = Duration::ZERO;
@@ -99,7 +100,7 @@ pub async fn serve(
             let preflight = started.elapsed().saturating_sub(upstream);
             let guard: Option<InFlight> = in_flight.take();
             actix_web::rt::spawn(async move {
-                let _guard = guard;
+                let _guards = (guard, counted);
                 let s = summary.await.unwrap_or_default();
                 recorder.observe(Observation {
                     dims,

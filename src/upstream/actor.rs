@@ -6,7 +6,7 @@
 //! that call and the ones after; streams in flight keep the connection they
 //! have. A supervisor restart rebuilds the client too.
 
-use super::{exchange, Reply, UpstreamCall};
+use super::{exchange, Drain, Reply, UpstreamCall};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError};
 use actix::prelude::*;
@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A call for a provider actor.
+/// A call for a provider actor, with the process's drain signal (streams
+/// still open at the drain deadline end with an error event).
 #[derive(Debug)]
-pub struct Dispatch(pub UpstreamCall);
+pub struct Dispatch(pub UpstreamCall, pub Drain);
 
 impl Message for Dispatch {
     type Result = Result<Reply, GatewayError>;
@@ -69,7 +70,11 @@ impl Supervised for ProviderActor {
 impl Handler<Dispatch> for ProviderActor {
     type Result = ResponseFuture<Result<Reply, GatewayError>>;
 
-    fn handle(&mut self, Dispatch(call): Dispatch, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        Dispatch(call, drain): Dispatch,
+        _ctx: &mut Self::Context,
+    ) -> Self::Result {
         let settings = &call.route.provider;
         if !Arc::ptr_eq(settings, &self.settings) {
             if **settings != *self.settings {
@@ -77,22 +82,30 @@ impl Handler<Dispatch> for ProviderActor {
             }
             self.settings = settings.clone();
         }
-        Box::pin(exchange::execute(self.client.clone(), call))
+        Box::pin(exchange::execute(self.client.clone(), call, drain))
     }
 }
 
 /// This worker's provider actors, started on first use so that providers
 /// added by a reload work on their next request.
-#[derive(Default)]
 pub struct ProviderPool {
     actors: RefCell<HashMap<Arc<str>, Addr<ProviderActor>>>,
+    drain: Drain,
 }
 
 impl ProviderPool {
+    /// An empty pool whose calls observe `drain`.
+    pub fn new(drain: Drain) -> Self {
+        Self {
+            actors: RefCell::default(),
+            drain,
+        }
+    }
+
     /// Sends `call` to its provider's actor on this worker.
     pub async fn dispatch(&self, call: UpstreamCall) -> Result<Reply, GatewayError> {
         let addr = self.actor(&call.route.provider);
-        addr.send(Dispatch(call))
+        addr.send(Dispatch(call, self.drain.clone()))
             .await
             .map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?
     }

@@ -5,7 +5,7 @@
 use super::translate::{
     self, ClientEncoder, Decoded, OpenAiEncoder, OpenAiPassThrough, Translator,
 };
-use super::{mock, ExtraHeaders, Reply, StreamSummary, UpstreamCall};
+use super::{mock, Drain, ExtraHeaders, Reply, StreamSummary, UpstreamCall};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
@@ -83,7 +83,11 @@ struct Prepared {
 }
 
 /// Runs one call on `client` (the provider actor's).
-pub async fn execute(client: awc::Client, call: UpstreamCall) -> Result<Reply, GatewayError> {
+pub async fn execute(
+    client: awc::Client,
+    call: UpstreamCall,
+    drain: Drain,
+) -> Result<Reply, GatewayError> {
     let provider = &call.route.provider;
     let prepared = match (provider.kind, call.inbound) {
         (ProviderKind::Mock, _) => return mock_reply(&call),
@@ -101,7 +105,7 @@ pub async fn execute(client: awc::Client, call: UpstreamCall) -> Result<Reply, G
             )))
         }
     };
-    send(client, call, prepared).await
+    send(client, call, prepared, drain).await
 }
 
 fn prepare_openai(call: &UpstreamCall) -> Result<Prepared, GatewayError> {
@@ -249,6 +253,7 @@ async fn send(
     client: awc::Client,
     call: UpstreamCall,
     prepared: Prepared,
+    drain: Drain,
 ) -> Result<Reply, GatewayError> {
     let provider = &call.route.provider;
     let started = Instant::now();
@@ -280,7 +285,7 @@ async fn send(
         let (summary_tx, summary) = oneshot::channel();
         let idle = provider.timeout;
         actix_web::rt::spawn(async move {
-            let s = pump(response, translator, tx, call.inbound, idle, started).await;
+            let s = pump(response, translator, tx, call.inbound, idle, started, drain).await;
             let _ = summary_tx.send(s);
         });
         return Ok(Reply::Stream {
@@ -445,6 +450,7 @@ async fn pump<S>(
     inbound: InboundApi,
     idle: Duration,
     started: Instant,
+    mut drain: Drain,
 ) -> StreamSummary
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
@@ -458,6 +464,10 @@ where
         let next = tokio::select! {
             biased;
             _ = tx.closed() => break Err(GatewayError::new(ErrorKind::ClientClosed, "the caller went away")),
+            _ = drain.wait_for(|deadline| *deadline) => break Err(GatewayError::new(
+                ErrorKind::Unavailable,
+                "the gateway is shutting down and its drain period ended before this stream did",
+            ).with_code("gateway_shutdown")),
             next = tokio::time::timeout(idle, response.next()) => next,
         };
         let chunk = match next {

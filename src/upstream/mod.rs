@@ -38,6 +38,10 @@ pub struct UpstreamCall {
     pub anthropic_beta: Option<String>,
 }
 
+/// Turns true at the drain deadline of a shutdown: streams still open then
+/// end with an error event instead of being cut silently.
+pub type Drain = tokio::sync::watch::Receiver<bool>;
+
 /// Extra response headers the gateway adds (e.g. `x-gateway-dropped-params`).
 pub type ExtraHeaders = Vec<(&'static str, String)>;
 

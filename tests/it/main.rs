@@ -12,3 +12,4 @@ mod errors;
 mod metrics;
 mod models;
 mod reload;
+mod shutdown;
