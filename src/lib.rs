@@ -65,6 +65,9 @@ impl Gateway {
             metrics::Recorder::default()
         };
         let shared = Arc::new(state::Shared::new(snapshot, recorder));
+        shared
+            .recorder
+            .send(metrics::targets(&shared.snapshot(), &shared.breakers));
         if let Some(path) = config_file {
             use actix::Actor;
             let actor = config::reload::ConfigActor::new(path, shared.clone()).start();

@@ -100,6 +100,37 @@ pub struct Reloaded {
     pub success: bool,
 }
 
+/// A failed attempt that is retried (`llm_retries_total`).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Retried {
+    pub model: Arc<str>,
+    pub provider: Arc<str>,
+    pub error_type: &'static str,
+}
+
+/// A call moving on to a fallback model (`llm_fallbacks_total`).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct FellBack {
+    pub model: Arc<str>,
+    pub fallback: Arc<str>,
+}
+
+/// A target's breaker opened or closed (`llm_target_healthy`).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TargetHealth {
+    pub provider: Arc<str>,
+    pub model: String,
+    pub healthy: bool,
+}
+
+/// Every configured target with its health, after a (re)load.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Targets(pub Vec<TargetHealth>);
+
 /// Publishes the `llm_api_key_info` series of a new snapshot.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -119,6 +150,9 @@ pub struct Families {
     key_info: IntGaugeVec,
     reloads: IntCounterVec,
     last_reload: Gauge,
+    retries: IntCounterVec,
+    fallbacks: IntCounterVec,
+    target_healthy: IntGaugeVec,
 }
 
 /// The four dimensions plus `extra` labels.
@@ -162,7 +196,27 @@ impl Families {
             &["result"],
         )?;
         registry.register(Box::new(reloads.clone()))?;
+        let plain_counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
         Ok(Self {
+            retries: plain_counter(
+                "llm_retries_total",
+                "Failed upstream attempts that were retried, by the provider that failed.",
+                &["model", "provider", "error_type"],
+            )?,
+            fallbacks: plain_counter(
+                "llm_fallbacks_total",
+                "Calls that moved on to a fallback model.",
+                &["model", "fallback"],
+            )?,
+            target_healthy: gauge(
+                "llm_target_healthy",
+                "1 while a target's circuit breaker is closed, 0 while open or half-open; model is the provider's model name.",
+                &["provider", "model"],
+            )?,
             requests: counter(
                 "llm_requests_total",
                 "LLM calls by caller key name, model, provider, endpoint and HTTP status.",
@@ -302,6 +356,46 @@ impl Handler<Reloaded> for MetricsActor {
     }
 }
 
+impl Handler<Retried> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, r: Retried, _: &mut Self::Context) {
+        self.families
+            .retries
+            .with_label_values(&[&*r.model, &*r.provider, r.error_type])
+            .inc();
+    }
+}
+
+impl Handler<FellBack> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, f: FellBack, _: &mut Self::Context) {
+        self.families
+            .fallbacks
+            .with_label_values(&[&*f.model, &*f.fallback])
+            .inc();
+    }
+}
+
+impl Handler<TargetHealth> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, t: TargetHealth, _: &mut Self::Context) {
+        self.families
+            .target_healthy
+            .with_label_values(&[&*t.provider, &t.model])
+            .set(i64::from(t.healthy));
+    }
+}
+
+impl Handler<Targets> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, Targets(all): Targets, ctx: &mut Self::Context) {
+        self.families.target_healthy.reset();
+        for t in all {
+            self.handle(t, ctx);
+        }
+    }
+}
+
 impl Handler<KeyInfo> for MetricsActor {
     type Result = ();
     fn handle(&mut self, KeyInfo(keys): KeyInfo, _: &mut Self::Context) {
@@ -322,6 +416,25 @@ pub fn key_info(snapshot: &Snapshot) -> KeyInfo {
         return KeyInfo(Vec::new());
     }
     KeyInfo(snapshot.key_hashes())
+}
+
+/// Every configured target of a snapshot with its breaker's health.
+pub fn targets(snapshot: &Snapshot, breakers: &crate::upstream::breaker::Breakers) -> Targets {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut all = Vec::new();
+    for route in snapshot.models.values() {
+        for t in &route.targets {
+            let key = crate::upstream::breaker::key(t);
+            if seen.insert(key.clone()) {
+                all.push(TargetHealth {
+                    healthy: breakers.healthy(&key),
+                    provider: key.0,
+                    model: key.1,
+                });
+            }
+        }
+    }
+    Targets(all)
 }
 
 /// Where a handler sends observations: nowhere when metrics are disabled.

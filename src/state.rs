@@ -14,6 +14,8 @@ pub struct Shared {
     pub config: ArcSwap<Snapshot>,
     /// Where LLM calls are reported (nowhere when metrics are disabled).
     pub recorder: Recorder,
+    /// Every target's circuit breaker, shared by the workers.
+    pub breakers: crate::upstream::breaker::Breakers,
     /// The config actor, when the config comes from a file.
     pub reloader: OnceLock<actix::Addr<ConfigActor>>,
     ready: AtomicBool,
@@ -29,6 +31,7 @@ impl Shared {
         Self {
             config: ArcSwap::from_pointee(snapshot),
             recorder,
+            breakers: Default::default(),
             reloader: OnceLock::new(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),

@@ -19,6 +19,8 @@ pub struct FileConfig {
     pub providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
     pub metrics: MetricsSection,
+    #[serde(default)]
+    pub routing: RoutingSection,
 }
 
 /// `[server]`.
@@ -93,15 +95,83 @@ pub struct ApiKeySection {
     pub enabled: bool,
 }
 
-/// One `[models."NAME"]` entry.
+/// One `[models."NAME"]` entry: the seed's single `provider`/`api_model`,
+/// or several weighted `targets`.
 #[derive(Debug, Deserialize)]
 pub struct ModelSection {
-    pub provider: String,
+    pub provider: Option<String>,
     /// The provider's own name for the model; default: the gateway name.
     pub api_model: Option<String>,
+    pub targets: Option<Vec<TargetSection>>,
+    /// Other configured models tried in order when every target failed.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+    /// Overrides `[routing] max_retries` for this model.
+    pub max_retries: Option<i64>,
     /// Output token limit sent when the caller gives none and the provider
     /// requires one (Anthropic); default 4096.
     pub default_max_tokens: Option<i64>,
+}
+
+/// One deployment of a model.
+#[derive(Debug, Deserialize)]
+pub struct TargetSection {
+    pub provider: String,
+    pub api_model: Option<String>,
+    /// Share of requests (default 1).
+    pub weight: Option<i64>,
+}
+
+/// `[routing]`: retries, timeouts and circuit breaking, for every model.
+#[derive(Debug, Deserialize)]
+pub struct RoutingSection {
+    #[serde(default = "default_max_retries")]
+    pub max_retries: i64,
+    #[serde(default = "default_backoff_ms")]
+    pub retry_backoff_ms: i64,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: f64,
+    #[serde(default = "default_stream_timeout")]
+    pub first_byte_timeout_seconds: f64,
+    #[serde(default = "default_stream_timeout")]
+    pub stream_idle_timeout_seconds: f64,
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: i64,
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown_seconds: f64,
+}
+
+impl Default for RoutingSection {
+    fn default() -> Self {
+        Self {
+            max_retries: default_max_retries(),
+            retry_backoff_ms: default_backoff_ms(),
+            connect_timeout_seconds: default_connect_timeout(),
+            first_byte_timeout_seconds: default_stream_timeout(),
+            stream_idle_timeout_seconds: default_stream_timeout(),
+            breaker_failures: default_breaker_failures(),
+            breaker_cooldown_seconds: default_breaker_cooldown(),
+        }
+    }
+}
+
+fn default_max_retries() -> i64 {
+    2
+}
+fn default_backoff_ms() -> i64 {
+    100
+}
+fn default_connect_timeout() -> f64 {
+    5.0
+}
+fn default_stream_timeout() -> f64 {
+    60.0
+}
+fn default_breaker_failures() -> i64 {
+    5
+}
+fn default_breaker_cooldown() -> f64 {
+    30.0
 }
 
 /// One `[providers.ID]` entry.

@@ -141,20 +141,68 @@ pub struct ProviderSettings {
     /// Without trailing slash.
     pub base_url: String,
     pub timeout: Duration,
+    /// TCP connect timeout (from `[routing]`, kept here so that a change
+    /// rebuilds the provider's client).
+    pub connect_timeout: Duration,
     /// `anthropic-version` header value.
     pub api_version: String,
 }
 
-/// Where a model name routes.
+/// One deployment of a model: a provider and its name for the model.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModelRoute {
-    /// The gateway-side name callers use.
-    pub name: Arc<str>,
+pub struct Target {
     pub provider: Arc<ProviderSettings>,
     /// The provider's name for the model.
     pub api_model: String,
+    /// Share of requests among the model's healthy targets.
+    pub weight: u32,
+}
+
+/// Where a model name routes.
+#[derive(Debug, Clone)]
+pub struct ModelRoute {
+    /// The gateway-side name callers use.
+    pub name: Arc<str>,
+    /// At least one; tried by weight, failing over on retryable errors.
+    pub targets: Vec<Target>,
+    /// Other configured models, tried in order when every target failed.
+    pub fallbacks: Vec<Arc<str>>,
+    /// Retries after the first attempt, across the targets.
+    pub max_retries: u32,
     /// Output token limit for providers that require one (Anthropic).
     pub default_max_tokens: u64,
+    /// Spreads requests over the targets by weight.
+    pub(crate) picks: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ModelRoute {
+    /// Whether any target's provider is enabled.
+    pub fn enabled(&self) -> bool {
+        self.targets.iter().any(|t| t.provider.enabled)
+    }
+
+    /// The provider that owns the model in listings: the first target's.
+    pub fn owner(&self) -> &Arc<str> {
+        &self.targets[0].provider.id
+    }
+
+    /// A ticket for weighted target selection (increments per call).
+    pub fn next_pick(&self) -> u64 {
+        self.picks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `[routing]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingSettings {
+    pub max_retries: u32,
+    pub retry_backoff: Duration,
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub stream_idle_timeout: Duration,
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
 }
 
 /// One validated configuration, immutable once built.
@@ -165,6 +213,7 @@ pub struct Snapshot {
     pub generation: u64,
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
+    pub routing: RoutingSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
     /// Sorted by name, so listings are stable.
     pub models: BTreeMap<String, ModelRoute>,
@@ -203,8 +252,9 @@ impl Snapshot {
         let server = validate_server(f.server, &mut errs);
         let metrics = validate_metrics(f.metrics, &mut errs);
         let keys = validate_keys(f.api_keys, &mut errs);
-        let providers = validate_providers(f.providers, &mut errs);
-        let models = validate_models(f.models, &providers, &mut errs);
+        let routing = validate_routing(f.routing, &mut errs);
+        let providers = validate_providers(f.providers, &routing, &mut errs);
+        let models = validate_models(f.models, &providers, &routing, &mut errs);
         if !errs.0.is_empty() {
             return Err(errs);
         }
@@ -212,6 +262,7 @@ impl Snapshot {
             generation: 1,
             server,
             metrics,
+            routing,
             keys,
             models,
             providers,
@@ -391,6 +442,7 @@ fn validate_keys(
 
 fn validate_providers(
     providers: BTreeMap<String, file::ProviderSection>,
+    routing: &RoutingSettings,
     errs: &mut ConfigErrors,
 ) -> BTreeMap<String, Arc<ProviderSettings>> {
     let mut out = BTreeMap::new();
@@ -462,6 +514,7 @@ fn validate_providers(
                 api_key,
                 base_url,
                 timeout,
+                connect_timeout: routing.connect_timeout,
                 api_version: p.api_version.unwrap_or_else(|| "2023-06-01".to_owned()),
             }),
         );
@@ -487,11 +540,85 @@ fn check_base_url(url: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// A positive number of seconds, or the problem with it.
+fn seconds(v: f64, field: &str, errs: &mut ConfigErrors) -> Duration {
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        Duration::from_secs_f64(v)
+    } else {
+        errs.push(
+            field,
+            format!("{v} must be greater than 0 and at most 86400"),
+        );
+        Duration::from_secs(1)
+    }
+}
+
+/// A count in `range`, or the problem with it.
+fn count(
+    v: i64,
+    range: std::ops::RangeInclusive<i64>,
+    field: &str,
+    errs: &mut ConfigErrors,
+) -> u32 {
+    if range.contains(&v) {
+        v as u32
+    } else {
+        errs.push(
+            field,
+            format!("{v} is out of range ({}-{})", range.start(), range.end()),
+        );
+        0
+    }
+}
+
+fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> RoutingSettings {
+    RoutingSettings {
+        max_retries: count(r.max_retries, 0..=10, "routing.max_retries", errs),
+        retry_backoff: Duration::from_millis(
+            count(
+                r.retry_backoff_ms,
+                0..=60_000,
+                "routing.retry_backoff_ms",
+                errs,
+            )
+            .into(),
+        ),
+        connect_timeout: seconds(
+            r.connect_timeout_seconds,
+            "routing.connect_timeout_seconds",
+            errs,
+        ),
+        first_byte_timeout: seconds(
+            r.first_byte_timeout_seconds,
+            "routing.first_byte_timeout_seconds",
+            errs,
+        ),
+        stream_idle_timeout: seconds(
+            r.stream_idle_timeout_seconds,
+            "routing.stream_idle_timeout_seconds",
+            errs,
+        ),
+        breaker_failures: count(
+            r.breaker_failures,
+            1..=1000,
+            "routing.breaker_failures",
+            errs,
+        ),
+        breaker_cooldown: seconds(
+            r.breaker_cooldown_seconds,
+            "routing.breaker_cooldown_seconds",
+            errs,
+        ),
+    }
+}
+
 fn validate_models(
     models: BTreeMap<String, file::ModelSection>,
     providers: &BTreeMap<String, Arc<ProviderSettings>>,
+    routing: &RoutingSettings,
     errs: &mut ConfigErrors,
 ) -> BTreeMap<String, ModelRoute> {
+    let names: std::collections::BTreeSet<String> = models.keys().cloned().collect();
     let mut out = BTreeMap::new();
     for (name, m) in models {
         let field = format!("models.\"{name}\"");
@@ -499,12 +626,79 @@ fn validate_models(
             errs.push("models", "a model name must not be empty");
             continue;
         }
-        let Some(provider) = providers.get(&m.provider) else {
-            errs.push(
-                format!("{field}.provider"),
-                format!("`{}` is not a configured provider", m.provider),
-            );
-            continue;
+        let before = errs.0.len();
+        let seed_form = m.provider.is_some();
+        let sections = match (m.provider, m.targets) {
+            (Some(provider), None) => vec![file::TargetSection {
+                provider,
+                api_model: m.api_model,
+                weight: None,
+            }],
+            (None, Some(targets)) if !targets.is_empty() => {
+                if m.api_model.is_some() {
+                    errs.push(
+                        format!("{field}.api_model"),
+                        "goes inside each target when `targets` is used",
+                    );
+                }
+                targets
+            }
+            (None, Some(_)) => {
+                errs.push(format!("{field}.targets"), "must not be empty");
+                continue;
+            }
+            (Some(_), Some(_)) => {
+                errs.push(
+                    format!("{field}"),
+                    "has both `provider` and `targets`; use one",
+                );
+                continue;
+            }
+            (None, None) => {
+                errs.push(format!("{field}.provider"), "is required (or `targets`)");
+                continue;
+            }
+        };
+        let mut targets = Vec::with_capacity(sections.len());
+        for (i, t) in sections.into_iter().enumerate() {
+            let tfield = if seed_form {
+                format!("{field}.provider")
+            } else {
+                format!("{field}.targets[{i}].provider")
+            };
+            let Some(provider) = providers.get(&t.provider) else {
+                errs.push(
+                    tfield,
+                    format!("`{}` is not a configured provider", t.provider),
+                );
+                continue;
+            };
+            let weight = match t.weight {
+                None => 1,
+                Some(w) => count(w, 1..=10_000, &format!("{field}.targets[{i}].weight"), errs),
+            };
+            targets.push(Target {
+                provider: provider.clone(),
+                api_model: t.api_model.unwrap_or_else(|| name.clone()),
+                weight,
+            });
+        }
+        for (i, f) in m.fallbacks.iter().enumerate() {
+            if *f == name {
+                errs.push(
+                    format!("{field}.fallbacks[{i}]"),
+                    "a model cannot fall back to itself",
+                );
+            } else if !names.contains(f) {
+                errs.push(
+                    format!("{field}.fallbacks[{i}]"),
+                    format!("`{f}` is not a configured model"),
+                );
+            }
+        }
+        let max_retries = match m.max_retries {
+            None => routing.max_retries,
+            Some(n) => count(n, 0..=10, &format!("{field}.max_retries"), errs),
         };
         let default_max_tokens = match m.default_max_tokens {
             None => 4096,
@@ -514,17 +708,21 @@ fn validate_models(
                     format!("{field}.default_max_tokens"),
                     format!("{n} must be positive"),
                 );
-                continue;
+                4096
             }
         };
-        let api_model = m.api_model.unwrap_or_else(|| name.clone());
+        if errs.0.len() > before {
+            continue;
+        }
         out.insert(
             name.clone(),
             ModelRoute {
                 name: name.into(),
-                provider: provider.clone(),
-                api_model,
+                targets,
+                fallbacks: m.fallbacks.into_iter().map(Into::into).collect(),
+                max_retries,
                 default_max_tokens,
+                picks: Arc::default(),
             },
         );
     }

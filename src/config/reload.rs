@@ -13,7 +13,7 @@
 
 use super::load::{load_file, LoadError};
 use super::Snapshot;
-use crate::metrics::{key_info, Reloaded};
+use crate::metrics::{key_info, targets, Reloaded};
 use crate::state::Shared;
 use actix::prelude::*;
 use sha2::{Digest, Sha256};
@@ -82,6 +82,7 @@ impl ConfigActor {
         let generation = next.generation;
         let recorder = &self.shared.recorder;
         recorder.send(key_info(&next));
+        recorder.send(targets(&next, &self.shared.breakers));
         self.shared.config.store(Arc::new(next));
         recorder.send(Reloaded { success: true });
         tracing::info!(

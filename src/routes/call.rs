@@ -7,7 +7,8 @@ use crate::auth::Caller;
 use crate::error::{GatewayError, InboundApi};
 use crate::metrics::{CallDims, Endpoint, InFlight, Observation};
 use crate::state::Shared;
-use crate::upstream::{ExtraHeaders, ProviderPool, Reply, UpstreamCall};
+use crate::upstream::router::{route, Routing};
+use crate::upstream::{CallRequest, ExtraHeaders, ProviderPool, Reply};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use std::convert::Infallible;
@@ -22,7 +23,7 @@ pub async fn serve(
     payload: web::Payload,
     endpoint: Endpoint,
     api: InboundApi,
-    prepare: impl FnOnce(&Caller, Bytes) -> Result<UpstreamCall, GatewayError>,
+    prepare: impl FnOnce(&Caller, Bytes) -> Result<CallRequest, GatewayError>,
 ) -> HttpResponse {
     let started = Instant::now();
     let (Some(shared), Some(pool)) = (
@@ -37,26 +38,39 @@ pub async fn serve(
     let mut dims = CallDims::unknown(endpoint);
     let mut in_flight = None;
     let mut dispatched_at = Duration::ZERO;
+    let mut attempts = 0;
     let result = async {
         let caller = caller.map_err(|e| e.0)?;
         dims.api_key = caller.name.clone();
         let body = read_body(req, payload, caller.snapshot.server.max_body_bytes).await?;
         let call = prepare(&caller, body)?;
         dims.model = call.route.name.clone();
-        dims.provider = call.route.provider.id.clone();
+        dims.provider = call.route.owner().clone();
+        in_flight = Some(recorder.start(&dims.provider));
+        dispatched_at = started.elapsed();
+        let routing = Routing {
+            pool,
+            breakers: &shared.breakers,
+            recorder: &recorder,
+            snapshot: &caller.snapshot,
+        };
+        let routed = route(routing, call).await;
+        dims.provider = routed.provider;
+        attempts = routed.attempts;
+        routed.result
+    }
+    .await;
+    if attempts > 0 {
         label(
             req,
             CallLabels {
                 api_key: dims.api_key.clone(),
                 model: dims.model.clone(),
                 provider: dims.provider.clone(),
+                attempts,
             },
         );
-        in_flight = Some(recorder.start(&dims.provider));
-        dispatched_at = started.elapsed();
-        pool.dispatch(call).await
     }
-    .await;
     let observation = |status: u16| Observation {
         dims: dims.clone(),
         status,
@@ -73,7 +87,11 @@ pub async fn serve(
                 overhead: in_flight.as_ref().map(|_| started.elapsed()),
                 ..observation(e.status().as_u16())
             });
-            e.response(api)
+            let mut resp = e.response(api);
+            if attempts > 0 {
+                add_routing_headers(resp.headers_mut(), &dims.provider, attempts);
+            }
+            resp
         }
         Ok(Reply::Complete {
             body,
@@ -88,6 +106,8 @@ pub async fn serve(
                 ..observation(200)
             });
             let mut b = response_head(headers, overhead);
+            b.insert_header(("x-gateway-provider", &*dims.provider))
+                .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("application/json");
             b.body(body)
         }
@@ -99,6 +119,7 @@ pub async fn serve(
         }) => {
             let preflight = started.elapsed().saturating_sub(upstream);
             let guard: Option<InFlight> = in_flight.take();
+            let provider = dims.provider.clone();
             actix_web::rt::spawn(async move {
                 let _guards = (guard, counted);
                 let s = summary.await.unwrap_or_default();
@@ -113,6 +134,8 @@ pub async fn serve(
                 });
             });
             let mut b = response_head(headers, preflight);
+            b.insert_header(("x-gateway-provider", &*provider))
+                .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"));
             b.streaming(futures_util::stream::poll_fn(move |cx| {
@@ -120,6 +143,18 @@ pub async fn serve(
             }))
         }
     }
+}
+
+/// Names the target that answered last and the attempts made.
+fn add_routing_headers(h: &mut actix_web::http::header::HeaderMap, provider: &str, attempts: u32) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        h.insert(HeaderName::from_static("x-gateway-provider"), v);
+    }
+    h.insert(
+        HeaderName::from_static("x-gateway-attempts"),
+        HeaderValue::from(attempts),
+    );
 }
 
 /// A 200 with the gateway's extra headers and its overhead so far.

@@ -7,7 +7,7 @@ use crate::config::{ModelRoute, Snapshot};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::metrics::Endpoint;
 use crate::protocol::openai::StreamOptions;
-use crate::upstream::UpstreamCall;
+use crate::upstream::CallRequest;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -40,7 +40,7 @@ impl ChatHead {
 /// The route of a model name, if it exists and its provider is enabled.
 pub fn resolve<'a>(snapshot: &'a Snapshot, model: &str) -> Result<&'a ModelRoute, GatewayError> {
     match snapshot.model(model) {
-        Some(route) if route.provider.enabled => Ok(route),
+        Some(route) if route.enabled() => Ok(route),
         Some(_) => Err(GatewayError::new(
             ErrorKind::ModelNotFound,
             format!("The model `{model}` is not available: its provider is disabled."),
@@ -77,7 +77,7 @@ pub async fn completions(
             let head = ChatHead::parse(&body)?;
             let route = resolve(&caller.snapshot, &head.model)?;
             let stream = head.stream.unwrap_or(false);
-            Ok(UpstreamCall {
+            Ok(CallRequest {
                 inbound: InboundApi::OpenAi,
                 include_usage: stream
                     && head

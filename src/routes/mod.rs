@@ -61,6 +61,8 @@ pub struct CallLabels {
     pub api_key: Arc<str>,
     pub model: Arc<str>,
     pub provider: Arc<str>,
+    /// Upstream attempts made (retries and fallbacks included).
+    pub attempts: u32,
 }
 
 /// Records the call's labels on the request (for the access log).

@@ -25,12 +25,12 @@ pub async fn list(caller: Caller) -> HttpResponse {
         .snapshot
         .models
         .values()
-        .filter(|m| m.provider.enabled)
+        .filter(|m| m.enabled())
         .map(|m| ModelEntry {
             id: &m.name,
             object: "model",
             created: 0,
-            owned_by: &m.provider.id,
+            owned_by: m.owner(),
         })
         .collect();
     HttpResponse::Ok().json(ModelList {

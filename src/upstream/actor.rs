@@ -75,7 +75,7 @@ impl Handler<Dispatch> for ProviderActor {
         Dispatch(call, drain): Dispatch,
         _ctx: &mut Self::Context,
     ) -> Self::Result {
-        let settings = &call.route.provider;
+        let settings = &call.target.provider;
         if !Arc::ptr_eq(settings, &self.settings) {
             if **settings != *self.settings {
                 self.client = build_client(settings);
@@ -104,7 +104,7 @@ impl ProviderPool {
 
     /// Sends `call` to its provider's actor on this worker.
     pub async fn dispatch(&self, call: UpstreamCall) -> Result<Reply, GatewayError> {
-        let addr = self.actor(&call.route.provider);
+        let addr = self.actor(&call.target.provider);
         addr.send(Dispatch(call, self.drain.clone()))
             .await
             .map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?

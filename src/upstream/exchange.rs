@@ -88,7 +88,7 @@ pub async fn execute(
     call: UpstreamCall,
     drain: Drain,
 ) -> Result<Reply, GatewayError> {
-    let provider = &call.route.provider;
+    let provider = &call.target.provider;
     let prepared = match (provider.kind, call.inbound) {
         (ProviderKind::Mock, _) => return mock_reply(&call),
         (ProviderKind::OpenAi, InboundApi::OpenAi) => prepare_openai(&call)?,
@@ -110,7 +110,7 @@ pub async fn execute(
 
 fn prepare_openai(call: &UpstreamCall) -> Result<Prepared, GatewayError> {
     let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
-    let model = serde_json::to_vec(&call.route.api_model).unwrap_or_default();
+    let model = serde_json::to_vec(&call.target.api_model).unwrap_or_default();
     let mut replace: Vec<(&str, &[u8])> = vec![("model", &model)];
     let stream_options;
     if call.stream {
@@ -131,12 +131,12 @@ fn prepare_openai(call: &UpstreamCall) -> Result<Prepared, GatewayError> {
         replace.push(("stream_options", &stream_options));
     }
     let mut headers = vec![("content-type", "application/json".to_owned())];
-    if let Some(key) = &call.route.provider.api_key {
+    if let Some(key) = &call.target.provider.api_key {
         headers.push(("authorization", format!("Bearer {}", key.expose())));
     }
     Ok(Prepared {
         plan: Plan::OpenAiPassThrough,
-        url: format!("{}/chat/completions", call.route.provider.base_url),
+        url: format!("{}/chat/completions", call.target.provider.base_url),
         headers,
         body: obj.write_with(&replace),
         extra_headers: Vec::new(),
@@ -159,12 +159,12 @@ fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
 }
 
 fn prepare_anthropic(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared, GatewayError> {
-    let provider = &call.route.provider;
+    let provider = &call.target.provider;
     let converted = anthropic::to_anthropic(
         req,
         &anthropic::RequestOptions {
-            api_model: &call.route.api_model,
-            default_max_tokens: call.route.default_max_tokens,
+            api_model: &call.target.api_model,
+            default_max_tokens: call.default_max_tokens,
         },
     )?;
     let mut headers = vec![
@@ -187,10 +187,10 @@ fn prepare_anthropic(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared,
 }
 
 fn prepare_gemini(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared, GatewayError> {
-    let provider = &call.route.provider;
+    let provider = &call.target.provider;
     let mut converted = gemini::to_gemini(req)?;
     converted.ctx.created = unix_now();
-    let path = gemini::model_path(&call.route.api_model);
+    let path = gemini::model_path(&call.target.api_model);
     // The key goes in a header, never in the URL: URLs end up in logs.
     let url = if call.stream {
         format!("{}/{path}:streamGenerateContent?alt=sse", provider.base_url)
@@ -213,7 +213,7 @@ fn prepare_gemini(call: &UpstreamCall, req: &ChatRequest) -> Result<Prepared, Ga
 fn mock_reply(call: &UpstreamCall) -> Result<Reply, GatewayError> {
     let req = parse_chat(&call.body)?;
     let created = unix_now();
-    let model = &call.route.api_model;
+    let model = &call.target.api_model;
     if !call.stream {
         let resp = mock::respond(&req, model, created);
         return Ok(Reply::Complete {
@@ -255,9 +255,16 @@ async fn send(
     prepared: Prepared,
     drain: Drain,
 ) -> Result<Reply, GatewayError> {
-    let provider = &call.route.provider;
+    let provider = &call.target.provider;
     let started = Instant::now();
-    let mut request = client.post(&prepared.url).timeout(provider.timeout);
+    // A stream must show its head and first event within the first-byte
+    // timeout; a whole answer has the provider's total timeout.
+    let head_timeout = if call.stream {
+        call.first_byte_timeout.min(provider.timeout)
+    } else {
+        provider.timeout
+    };
+    let mut request = client.post(&prepared.url).timeout(head_timeout);
     for (name, value) in &prepared.headers {
         request = request.insert_header((*name, value.as_str()));
     }
@@ -280,12 +287,30 @@ async fn send(
     }
     let head_wait = started.elapsed();
     if call.stream {
-        let translator = prepared.plan.translator(&call);
+        // Read up to the first event before answering: until then a failure
+        // is still retryable on another target, since nothing reached the
+        // caller.
+        let mut stream = UpstreamStream::new(response, prepared.plan.translator(&call));
+        let first_deadline = call
+            .first_byte_timeout
+            .min(provider.timeout)
+            .saturating_sub(started.elapsed());
+        match tokio::time::timeout(first_deadline, stream.fill()).await {
+            Err(_) => {
+                return Err(GatewayError::new(
+                    ErrorKind::Timeout,
+                    "the upstream sent no stream event in time",
+                ))
+            }
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(())) => {}
+        }
+        let first_byte = started.elapsed();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let (summary_tx, summary) = oneshot::channel();
-        let idle = provider.timeout;
+        let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
         actix_web::rt::spawn(async move {
-            let s = pump(response, translator, tx, call.inbound, idle, started, drain).await;
+            let s = pump(stream, tx, inbound, idle, drain, first_byte).await;
             let _ = summary_tx.send(s);
         });
         return Ok(Reply::Stream {
@@ -440,94 +465,130 @@ fn payload_error(e: PayloadError) -> GatewayError {
     }
 }
 
-/// Reads the upstream stream, translates each event and sends it on at once.
-/// Stops reading as soon as the caller goes away (the receiver is dropped),
-/// which drops the upstream response and closes its connection.
+/// An upstream SSE body being translated for the caller.
+struct UpstreamStream<S> {
+    response: awc::ClientResponse<S>,
+    parser: SseParser,
+    events: Vec<crate::protocol::sse::SseEvent>,
+    translator: Box<dyn Translator>,
+    /// Translated bytes not yet sent to the caller.
+    out: BytesMut,
+    /// The upstream stream is over (terminator or end of body).
+    done: bool,
+    /// Time spent parsing and translating.
+    busy: Duration,
+}
+
+impl<S> UpstreamStream<S>
+where
+    S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    fn new(response: awc::ClientResponse<S>, translator: Box<dyn Translator>) -> Self {
+        Self {
+            response,
+            parser: SseParser::new(),
+            events: Vec::new(),
+            translator,
+            out: BytesMut::new(),
+            done: false,
+            busy: Duration::ZERO,
+        }
+    }
+
+    /// Reads until there is output for the caller or the stream is over.
+    async fn fill(&mut self) -> Result<(), GatewayError> {
+        while self.out.is_empty() && !self.done {
+            match self.response.next().await {
+                Some(Ok(chunk)) => {
+                    let t = Instant::now();
+                    self.parser.feed(&chunk, &mut self.events);
+                    let r = self.translate();
+                    self.busy += t.elapsed();
+                    r?;
+                }
+                Some(Err(e)) => return Err(payload_error(e)),
+                None => {
+                    self.events.extend(self.parser.finish());
+                    self.translate()?;
+                    if !self.done {
+                        self.done = true;
+                        self.translator.end(&mut self.out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn translate(&mut self) -> Result<(), GatewayError> {
+        for ev in self.events.drain(..) {
+            if self.done {
+                break;
+            }
+            if self.translator.event(&ev, &mut self.out)? == translate::Flow::Done {
+                self.done = true;
+                self.translator.end(&mut self.out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sends the stream on as it is translated. Stops reading as soon as the
+/// caller goes away (the receiver is dropped), which drops the upstream
+/// response and closes its connection; ends with an error event on an
+/// upstream failure, a silent upstream, or the drain deadline.
 async fn pump<S>(
-    mut response: awc::ClientResponse<S>,
-    mut translator: Box<dyn Translator>,
+    mut stream: UpstreamStream<S>,
     tx: mpsc::Sender<Bytes>,
     inbound: InboundApi,
     idle: Duration,
-    started: Instant,
     mut drain: Drain,
+    first_byte: Duration,
 ) -> StreamSummary
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
-    let mut parser = SseParser::new();
-    let mut events = Vec::new();
-    let mut out = BytesMut::new();
-    let mut first_byte = None;
-    let mut busy = Duration::ZERO;
-    let result: Result<(), GatewayError> = 'read: loop {
-        let next = tokio::select! {
+    let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
+    let result: Result<(), GatewayError> = loop {
+        if !stream.out.is_empty() && tx.send(stream.out.split().freeze()).await.is_err() {
+            break Err(gone());
+        }
+        if stream.done {
+            break Ok(());
+        }
+        tokio::select! {
             biased;
-            _ = tx.closed() => break Err(GatewayError::new(ErrorKind::ClientClosed, "the caller went away")),
+            _ = tx.closed() => break Err(gone()),
             _ = drain.wait_for(|deadline| *deadline) => break Err(GatewayError::new(
                 ErrorKind::Unavailable,
                 "the gateway is shutting down and its drain period ended before this stream did",
             ).with_code("gateway_shutdown")),
-            next = tokio::time::timeout(idle, response.next()) => next,
-        };
-        let chunk = match next {
-            Err(_) => {
-                break Err(GatewayError::new(
+            filled = tokio::time::timeout(idle, stream.fill()) => match filled {
+                Err(_) => break Err(GatewayError::new(
                     ErrorKind::Timeout,
                     "the upstream stream went silent for too long",
-                ))
-            }
-            Ok(Some(Ok(chunk))) => chunk,
-            Ok(Some(Err(e))) => break Err(payload_error(e)),
-            Ok(None) => {
-                events.extend(parser.finish());
-                let mut r = Ok(());
-                for ev in events.drain(..) {
-                    if let Err(e) = translator.event(&ev, &mut out) {
-                        r = Err(e);
-                        break;
-                    }
-                }
-                break r.and_then(|()| translator.end(&mut out));
-            }
-        };
-        let t = Instant::now();
-        parser.feed(&chunk, &mut events);
-        for ev in events.drain(..) {
-            match translator.event(&ev, &mut out) {
-                Ok(translate::Flow::Continue) => {}
-                Ok(translate::Flow::Done) => break 'read translator.end(&mut out),
-                Err(e) => break 'read Err(e),
-            }
-        }
-        busy += t.elapsed();
-        if !out.is_empty() {
-            first_byte.get_or_insert_with(|| started.elapsed());
-            if tx.send(out.split().freeze()).await.is_err() {
-                break Err(GatewayError::new(
-                    ErrorKind::ClientClosed,
-                    "the caller went away",
-                ));
-            }
+                )),
+                Ok(Err(e)) => break Err(e),
+                Ok(Ok(())) => {}
+            },
         }
     };
     let error = match result {
         Ok(()) => None,
         Err(e) => {
             if e.kind != ErrorKind::ClientClosed {
+                let mut out = stream.out.split();
                 out.extend_from_slice(&e.stream_event(inbound));
+                let _ = tx.send(out.freeze()).await;
             }
             Some(e.kind)
         }
     };
-    if !out.is_empty() {
-        first_byte.get_or_insert_with(|| started.elapsed());
-        let _ = tx.send(out.freeze()).await;
-    }
     StreamSummary {
-        usage: translator.usage(),
+        usage: stream.translator.usage(),
         error,
-        first_byte,
-        busy,
+        first_byte: Some(first_byte),
+        busy: stream.busy,
     }
 }

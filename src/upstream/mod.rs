@@ -8,11 +8,13 @@
 //! events arrive (awc types are not `Send`, actix message results must be).
 
 pub mod actor;
+pub mod breaker;
 pub mod exchange;
 pub mod mock;
+pub mod router;
 pub mod translate;
 
-use crate::config::ModelRoute;
+use crate::config::{ModelRoute, Target};
 use crate::error::InboundApi;
 use crate::protocol::openai::Usage;
 use bytes::Bytes;
@@ -21,14 +23,14 @@ use tokio::sync::mpsc;
 
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
 
-/// One call, as the handler hands it to a provider actor.
-#[derive(Debug)]
-pub struct UpstreamCall {
+/// One call as the handler prepared it, before a target is chosen.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
     /// The caller's API: the format of `body` and of the reply.
     pub inbound: InboundApi,
     /// The caller's request body, unchanged.
     pub body: Bytes,
-    /// Where the model routes (provider settings included).
+    /// Where the model routes: its targets and fallbacks.
     pub route: ModelRoute,
     /// Whether the caller asked for a stream.
     pub stream: bool,
@@ -36,6 +38,26 @@ pub struct UpstreamCall {
     pub include_usage: bool,
     /// The caller's `anthropic-beta` header, passed on to Anthropic.
     pub anthropic_beta: Option<String>,
+}
+
+/// One attempt of a call on one target, as a provider actor runs it.
+#[derive(Debug)]
+pub struct UpstreamCall {
+    pub inbound: InboundApi,
+    pub body: Bytes,
+    /// The gateway model name (a fallback's, when falling back).
+    pub model: std::sync::Arc<str>,
+    /// The provider and its model name for this attempt.
+    pub target: Target,
+    /// Output token limit for providers that require one.
+    pub default_max_tokens: u64,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub anthropic_beta: Option<String>,
+    /// No response head and first event by then: the attempt failed.
+    pub first_byte_timeout: Duration,
+    /// Silence between stream events: the stream fails.
+    pub stream_idle_timeout: Duration,
 }
 
 /// Turns true at the drain deadline of a shutdown: streams still open then

@@ -245,9 +245,10 @@ async fn a_stream_that_goes_silent_ends_with_a_timeout_error_event() {
         body: MockBody::ChunksThenHang(events[..2].to_vec()),
         ..MockReply::sse("")
     });
-    let gw = TestGateway::start(
-        &openai_config(&up.url("/v1"), "").replace("timeout_seconds = 5", "timeout_seconds = 0.3"),
-    );
+    let gw = TestGateway::start(&openai_config(
+        &up.url("/v1"),
+        "[routing]\nstream_idle_timeout_seconds = 0.3\n",
+    ));
     let data = sse_data(
         gw.post("/v1/chat/completions", "sk-test", &chat(true))
             .await,

@@ -12,4 +12,5 @@ mod errors;
 mod metrics;
 mod models;
 mod reload;
+mod resilience;
 mod shutdown;
