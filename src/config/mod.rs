@@ -649,7 +649,7 @@ fn validate_models(
             }
             (Some(_), Some(_)) => {
                 errs.push(
-                    format!("{field}"),
+                    field.clone(),
                     "has both `provider` and `targets`; use one",
                 );
                 continue;
