@@ -648,10 +648,7 @@ fn validate_models(
                 continue;
             }
             (Some(_), Some(_)) => {
-                errs.push(
-                    field.clone(),
-                    "has both `provider` and `targets`; use one",
-                );
+                errs.push(field.clone(), "has both `provider` and `targets`; use one");
                 continue;
             }
             (None, None) => {

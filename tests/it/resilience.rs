@@ -261,7 +261,7 @@ targets = [{ provider = "light", weight = 1 }, { provider = "heavy", weight = 3 
     }
     // Tolerance ±5% of the total; the selection is deterministic, so exact here.
     assert!(
-        (light as i32 - 100).abs() <= 20 && (heavy as i32 - 300).abs() <= 20,
+        (light - 100_i32).abs() <= 20 && (heavy - 300_i32).abs() <= 20,
         "{light}/{heavy}"
     );
 }
