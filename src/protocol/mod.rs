@@ -7,7 +7,9 @@
 //! [`ChunkDecoder`].
 
 pub mod anthropic;
+pub mod messages;
 pub mod openai;
+pub mod openai_stream;
 pub mod raw;
 pub mod sse;
 
