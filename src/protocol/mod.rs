@@ -8,7 +8,9 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod messages;
 pub mod openai;
+pub mod openai_stream;
 pub mod raw;
 pub mod sse;
 

@@ -1,0 +1,1469 @@
+//! Anthropic Messages request → OpenAI chat request (PROTOCOLS.md §5.2).
+//!
+//! Mapping: `system` (string or text blocks) → one system message, texts
+//! joined with `"\n\n"`; user `text` / `image` / `document` blocks → parts
+//! (base64 → `data:` URL with `image/jpg` normalised, E28; PDF → a `file`
+//! part named `document.pdf`; plain-text documents → text); each
+//! `tool_result` → one `tool` message, emitted before the rest of the user
+//! turn, texts joined with `"\n"`, `is_error` → `"Error: "` prefix, and its
+//! images and documents in a user message right after the tool messages,
+//! behind a `[from tool result <id>]` label (E20); assistant text → `content`,
+//! `tool_use` → `tool_calls` with `arguments` = the `input` JSON as sent,
+//! `thinking` / `redacted_thinking` → the `thinking_blocks` extension (E18);
+//! client tools → function tools (`input_schema` as `parameters`, `$schema`
+//! and `additionalProperties` kept, `strict` kept); `tool_choice`
+//! auto/any/tool/none → auto/required/named/none and
+//! `disable_parallel_tool_use` → `parallel_tool_calls: false`; `max_tokens`,
+//! `temperature`, `top_p` as they are; `top_k` → the extra field `top_k`;
+//! `stop_sequences` → `stop`; `metadata.user_id` → `user` (its SHA-256 in hex
+//! when over OpenAI's 64 characters, as Claude Code's is); `thinking`
+//! `enabled` → `reasoning_effort` (budget < 4096 low, < 16384 medium, else
+//! high), else `output_config.effort` (`xhigh`/`max` → high);
+//! `output_config.format` → a `json_schema` response format; `stream` →
+//! `stream` with `include_usage` (§5.4 needs the usage); a `system`-role turn
+//! (new, §2.3) → a system message in its place.
+//!
+//! What it invents: tool names rewritten to fit `^[a-zA-Z0-9_-]{1,64}$` with a
+//! hash suffix, restored on the way back through [`InboundContext`] (E21);
+//! `{"type":"object","properties":{}}` for a tool without `input_schema`;
+//! `content: ""` for an assistant turn with only thinking blocks.
+//!
+//! What it drops: unknown top-level fields and unknown block types (Claude
+//! Code sends new ones often, §5.1), `cache_control` everywhere, server tools
+//! (a `type` other than `custom`), `tool_choice` / `parallel_tool_calls`
+//! when no client tool is left, stop sequences after the fourth (OpenAI's
+//! limit), empty text blocks (E1), thinking blocks without a signature (the
+//! ones §5.3 makes up from `reasoning_content`: no provider accepts them back,
+//! E18), `thinking` `adaptive` / `disabled`, tool-use and thinking blocks in
+//! user turns, `search_result` blocks, and turns left empty.
+//!
+//! What it rejects with a 400 naming the field: a missing or mistyped
+//! `model`, `messages` or `max_tokens` (the latter allowed to be missing for
+//! `count_tokens`, [`to_openai_for_count`]), mistyped known fields and
+//! malformed known blocks, roles other than user/assistant/system, image and
+//! document sources it cannot express (Files API `file` ids, document URLs,
+//! non-PDF base64 documents), and `thinking` `enabled` without a budget.
+
+use super::InboundContext;
+use crate::error::GatewayError;
+use crate::protocol::openai::{
+    AssistantMessage, ChatRequest, Content, ContentPart, FilePart, FunctionCall, FunctionDef,
+    ImageUrl, JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, ResponseFormat, Stop,
+    StreamOptions, ThinkingBlock, Tool, ToolCall, ToolChoice,
+};
+use crate::protocol::raw::RawObject;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+
+/// Converts a `/v1/messages` body; `max_tokens` is required, as the
+/// Anthropic API requires it.
+pub fn to_openai(body: &[u8]) -> Result<(ChatRequest, InboundContext), GatewayError> {
+    convert(body, true)
+}
+
+/// Converts a `/v1/messages/count_tokens` body: like [`to_openai`], but
+/// `max_tokens` may be missing (count bodies have none, §5.5).
+pub fn to_openai_for_count(body: &[u8]) -> Result<(ChatRequest, InboundContext), GatewayError> {
+    convert(body, false)
+}
+
+/// OpenAI accepts at most this many stop sequences.
+const MAX_STOP_SEQUENCES: usize = 4;
+
+fn convert(
+    body: &[u8],
+    require_max_tokens: bool,
+) -> Result<(ChatRequest, InboundContext), GatewayError> {
+    let obj = RawObject::parse(body)
+        .map_err(|_| GatewayError::invalid("the request body must be a JSON object"))?;
+    let model: String = required(&obj, "model", "a string")?;
+    if model.is_empty() {
+        return Err(GatewayError::invalid("`model` must not be empty").with_param("model"));
+    }
+    let max_tokens: Option<u64> = optional(&obj, "max_tokens", "a non-negative integer")?;
+    if require_max_tokens && max_tokens.is_none() {
+        return Err(GatewayError::invalid("`max_tokens` is required").with_param("max_tokens"));
+    }
+    let mut ctx = InboundContext::new(model.as_str());
+
+    let mut messages = Vec::new();
+    if let Some(system) = obj.get("system").filter(|v| !is_null(v)) {
+        if let Some(text) = system_text(system)? {
+            messages.push(Message::System {
+                content: Content::Text(text),
+                name: None,
+            });
+        }
+    }
+    let raw_messages: Vec<&RawValue> = required(&obj, "messages", "an array of messages")?;
+    messages.reserve(raw_messages.len());
+    for (i, m) in raw_messages.into_iter().enumerate() {
+        convert_message(m, i, &mut ctx, &mut messages)?;
+    }
+
+    let tools = convert_tools(&obj, &mut ctx)?;
+    let (tool_choice, parallel_tool_calls) = match &tools {
+        Some(_) => convert_tool_choice(&obj, &mut ctx)?,
+        None => (None, None),
+    };
+
+    let stream = optional::<bool>(&obj, "stream", "a boolean")?.unwrap_or(false);
+    let stop = optional::<Vec<String>>(&obj, "stop_sequences", "an array of strings")?
+        .filter(|s| !s.is_empty())
+        .map(|mut s| {
+            s.truncate(MAX_STOP_SEQUENCES);
+            Stop::Many(s)
+        });
+    let user = optional::<Metadata>(&obj, "metadata", "an object")?
+        .and_then(|m| m.user_id)
+        .map(end_user_id);
+    let output_config = optional::<OutputConfig>(&obj, "output_config", "an object")?;
+    let reasoning_effort = match optional::<ThinkingIn>(&obj, "thinking", "an object")? {
+        Some(t) if t.kind == "enabled" => {
+            let Some(budget) = t.budget_tokens else {
+                return Err(
+                    GatewayError::invalid("`thinking.budget_tokens` is required")
+                        .with_param("thinking.budget_tokens"),
+                );
+            };
+            Some(effort_for_budget(budget))
+        }
+        _ => None,
+    }
+    .or_else(|| {
+        output_config
+            .as_ref()
+            .and_then(|o| o.effort.as_deref())
+            .and_then(effort_for_level)
+    })
+    .map(str::to_owned);
+    let response_format = output_config
+        .and_then(|o| o.format)
+        .filter(|f| f.kind == "json_schema")
+        .map(|f| ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: "output".to_owned(),
+                description: None,
+                schema: f.schema,
+                strict: Some(true),
+            },
+        });
+    let mut extra = Map::new();
+    if let Some(top_k) = optional::<u64>(&obj, "top_k", "a non-negative integer")? {
+        extra.insert("top_k".to_owned(), Value::from(top_k));
+    }
+
+    let req = ChatRequest {
+        model,
+        messages,
+        max_tokens,
+        temperature: optional(&obj, "temperature", "a number")?,
+        top_p: optional(&obj, "top_p", "a number")?,
+        stream,
+        stream_options: stream.then(|| StreamOptions {
+            include_usage: Some(true),
+            extra: Map::new(),
+        }),
+        stop,
+        tools,
+        tool_choice,
+        parallel_tool_calls,
+        response_format,
+        user,
+        reasoning_effort,
+        extra,
+        ..ChatRequest::default()
+    };
+    Ok((req, ctx))
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn is_null(v: &RawValue) -> bool {
+    v.get() == "null"
+}
+
+/// Reads `raw` as `T`, or a 400 naming `param`. The parser's own message is
+/// not passed on: it may quote the caller's text.
+fn parse<'a, T: Deserialize<'a>>(
+    raw: &'a RawValue,
+    param: impl FnOnce() -> String,
+    expected: &str,
+) -> Result<T, GatewayError> {
+    serde_json::from_str(raw.get()).map_err(|_| {
+        let param = param();
+        GatewayError::invalid(format!("`{param}` must be {expected}")).with_param(param)
+    })
+}
+
+/// A top-level member; absent and `null` are `None`.
+fn optional<'a, T: Deserialize<'a>>(
+    obj: &RawObject<'a>,
+    key: &'static str,
+    expected: &str,
+) -> Result<Option<T>, GatewayError> {
+    match obj.get(key).filter(|v| !is_null(v)) {
+        None => Ok(None),
+        Some(raw) => parse(raw, || key.to_owned(), expected).map(Some),
+    }
+}
+
+/// A top-level member that must be there.
+fn required<'a, T: Deserialize<'a>>(
+    obj: &RawObject<'a>,
+    key: &'static str,
+    expected: &str,
+) -> Result<T, GatewayError> {
+    optional(obj, key, expected)?
+        .ok_or_else(|| GatewayError::invalid(format!("`{key}` is required")).with_param(key))
+}
+
+/// OpenAI rejects a `user` longer than 64 characters (OpenRouter: 128);
+/// Claude Code's `metadata.user_id` is about 150.
+const MAX_USER_LEN: usize = 64;
+
+/// `metadata.user_id` as an OpenAI `user`: as it is when short enough, else
+/// its SHA-256 in hex (64 characters), still stable per end user.
+fn end_user_id(id: String) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    if id.len() <= MAX_USER_LEN {
+        return id;
+    }
+    let digest = Sha256::digest(id.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// `budget_tokens` → `reasoning_effort` (§5.2).
+fn effort_for_budget(budget: u64) -> &'static str {
+    match budget {
+        0..4096 => "low",
+        4096..16384 => "medium",
+        _ => "high",
+    }
+}
+
+/// `output_config.effort` → `reasoning_effort`; unknown levels are dropped.
+fn effort_for_level(level: &str) -> Option<&'static str> {
+    match level {
+        "low" => Some("low"),
+        "medium" => Some("medium"),
+        "high" | "xhigh" | "max" => Some("high"),
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------ wire shapes
+
+/// Just the `type` of a block or tool, read first to dispatch, so that an
+/// unknown type with unusual fields is skipped rather than refused.
+#[derive(Deserialize)]
+struct TypeProbe<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    role: Cow<'a, str>,
+    #[serde(borrow)]
+    content: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct TextBlock {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct SourceBlock<'a> {
+    #[serde(borrow)]
+    source: Source<'a>,
+}
+
+#[derive(Deserialize)]
+struct Source<'a> {
+    #[serde(rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    media_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    data: Option<Cow<'a, str>>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ToolUseBlock<'a> {
+    id: String,
+    name: String,
+    #[serde(default, borrow)]
+    input: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ToolResultBlock<'a> {
+    tool_use_id: String,
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(default)]
+    is_error: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ThinkingBlockIn {
+    thinking: String,
+    #[serde(default)]
+    signature: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RedactedThinkingBlock {
+    data: String,
+}
+
+#[derive(Deserialize)]
+struct ToolDef {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    input_schema: Option<Value>,
+    #[serde(default)]
+    strict: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ToolChoiceIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    disable_parallel_tool_use: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ThinkingIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    budget_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OutputConfig {
+    #[serde(default)]
+    effort: Option<String>,
+    #[serde(default)]
+    format: Option<OutputFormat>,
+}
+
+#[derive(Deserialize)]
+struct OutputFormat {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    schema: Option<Value>,
+}
+
+/// A message's `content`: a string, or the raw blocks.
+enum RawContent<'a> {
+    Text(String),
+    Blocks(Vec<&'a RawValue>),
+}
+
+fn raw_content<'a>(
+    raw: &'a RawValue,
+    param: impl FnOnce() -> String,
+) -> Result<RawContent<'a>, GatewayError> {
+    if raw.get().starts_with('"') {
+        parse(raw, param, "a string").map(RawContent::Text)
+    } else {
+        parse(raw, param, "a string or an array of content blocks").map(RawContent::Blocks)
+    }
+}
+
+/// The `type` of a block; a block that is not an object with a string `type`
+/// is malformed.
+fn block_type<'a>(
+    raw: &'a RawValue,
+    param: &dyn Fn() -> String,
+) -> Result<Cow<'a, str>, GatewayError> {
+    parse::<TypeProbe<'a>>(raw, param, "a content block object")?
+        .kind
+        .ok_or_else(|| {
+            let param = param();
+            GatewayError::invalid(format!("`{param}` has no `type`")).with_param(param)
+        })
+}
+
+// ----------------------------------------------------------------- system
+
+/// `system`: a string, or text blocks joined with `"\n\n"`; `None` when
+/// empty.
+fn system_text(raw: &RawValue) -> Result<Option<String>, GatewayError> {
+    let text = match raw_content(raw, || "system".to_owned())? {
+        RawContent::Text(s) => s,
+        RawContent::Blocks(blocks) => {
+            let mut texts = Vec::with_capacity(blocks.len());
+            for (j, b) in blocks.into_iter().enumerate() {
+                let param = || format!("system[{j}]");
+                if block_type(b, &param)? == "text" {
+                    let t: TextBlock = parse(b, param, "a text block")?;
+                    if !t.text.is_empty() {
+                        texts.push(t.text);
+                    }
+                }
+            }
+            texts.join("\n\n")
+        }
+    };
+    Ok((!text.is_empty()).then_some(text))
+}
+
+// --------------------------------------------------------------- messages
+
+fn convert_message(
+    raw: &RawValue,
+    i: usize,
+    ctx: &mut InboundContext,
+    out: &mut Vec<Message>,
+) -> Result<(), GatewayError> {
+    let m: RawMessage<'_> = parse(
+        raw,
+        || format!("messages[{i}]"),
+        "an object with `role` and `content`",
+    )?;
+    let content = raw_content(m.content, || format!("messages[{i}].content"))?;
+    match m.role.as_ref() {
+        "user" => user_turn(content, i, out),
+        "assistant" => {
+            out.extend(assistant_turn(content, i, ctx)?);
+            Ok(())
+        }
+        // The new mid-conversation system turn (§2.3): its text, in place.
+        "system" => {
+            let text = match content {
+                RawContent::Text(s) => s,
+                RawContent::Blocks(blocks) => {
+                    let mut text = String::new();
+                    for (j, b) in blocks.into_iter().enumerate() {
+                        let param = || format!("messages[{i}].content[{j}]");
+                        if block_type(b, &param)? == "text" {
+                            let t: TextBlock = parse(b, param, "a text block")?;
+                            if !text.is_empty() && !t.text.is_empty() {
+                                text.push_str("\n\n");
+                            }
+                            text.push_str(&t.text);
+                        }
+                    }
+                    text
+                }
+            };
+            if !text.is_empty() {
+                out.push(Message::System {
+                    content: Content::Text(text),
+                    name: None,
+                });
+            }
+            Ok(())
+        }
+        _ => Err(
+            GatewayError::invalid("`role` must be `user` or `assistant`")
+                .with_param(format!("messages[{i}].role")),
+        ),
+    }
+}
+
+/// A user turn: its tool results as `tool` messages first, then one user
+/// message with the tool results' images and documents and the turn's own
+/// content (E20).
+fn user_turn(
+    content: RawContent<'_>,
+    i: usize,
+    out: &mut Vec<Message>,
+) -> Result<(), GatewayError> {
+    let blocks = match content {
+        RawContent::Text(s) => {
+            if !s.is_empty() {
+                out.push(user_message(vec![ContentPart::Text { text: s }]));
+            }
+            return Ok(());
+        }
+        RawContent::Blocks(blocks) => blocks,
+    };
+    let mut tool_parts = Vec::new();
+    let mut parts = Vec::with_capacity(blocks.len());
+    for (j, b) in blocks.into_iter().enumerate() {
+        let param = || format!("messages[{i}].content[{j}]");
+        match block_type(b, &param)?.as_ref() {
+            "text" => {
+                let t: TextBlock = parse(b, param, "a text block")?;
+                if !t.text.is_empty() {
+                    parts.push(ContentPart::Text { text: t.text });
+                }
+            }
+            "image" => parts.push(image_part(b, &param)?),
+            "document" => parts.extend(document_parts(b, &param)?),
+            "tool_result" => {
+                let r: ToolResultBlock<'_> = parse(b, param, "a tool_result block")?;
+                let (text, media) = tool_result(&r, &param)?;
+                if !media.is_empty() {
+                    tool_parts.push(ContentPart::Text {
+                        text: format!("[from tool result {}]", r.tool_use_id),
+                    });
+                    tool_parts.extend(media);
+                }
+                out.push(Message::Tool {
+                    content: Content::Text(text),
+                    tool_call_id: r.tool_use_id,
+                });
+            }
+            // tool_use / thinking in a user turn, search_result, server-tool
+            // results, and whatever is new.
+            _ => {}
+        }
+    }
+    tool_parts.append(&mut parts);
+    if !tool_parts.is_empty() {
+        out.push(user_message(tool_parts));
+    }
+    Ok(())
+}
+
+/// A user message; a lone text part is sent as a plain string.
+fn user_message(mut parts: Vec<ContentPart>) -> Message {
+    let content = match parts.as_mut_slice() {
+        [ContentPart::Text { text }] => Content::Text(std::mem::take(text)),
+        _ => Content::Parts(parts),
+    };
+    Message::User {
+        content,
+        name: None,
+    }
+}
+
+/// A `tool_result` block → the tool message text (texts joined with `"\n"`,
+/// `"Error: "` in front when `is_error`) and its images and documents.
+fn tool_result(
+    r: &ToolResultBlock<'_>,
+    param: &dyn Fn() -> String,
+) -> Result<(String, Vec<ContentPart>), GatewayError> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut media = Vec::new();
+    if let Some(raw) = r.content.filter(|c| !is_null(c)) {
+        let content_param = || format!("{}.content", param());
+        match raw_content(raw, content_param)? {
+            RawContent::Text(s) => texts.push(s),
+            RawContent::Blocks(blocks) => {
+                for (k, b) in blocks.into_iter().enumerate() {
+                    let param = || format!("{}.content[{k}]", param());
+                    match block_type(b, &param)?.as_ref() {
+                        "text" => {
+                            let t: TextBlock = parse(b, param, "a text block")?;
+                            if !t.text.is_empty() {
+                                texts.push(t.text);
+                            }
+                        }
+                        "image" => media.push(image_part(b, &param)?),
+                        "document" => media.extend(document_parts(b, &param)?),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let mut text = texts.join("\n");
+    if r.is_error == Some(true) {
+        text = if text.is_empty() {
+            "Error".to_owned()
+        } else {
+            format!("Error: {text}")
+        };
+    }
+    Ok((text, media))
+}
+
+/// An `image` block → an `image_url` part (§4.11, E28).
+fn image_part(raw: &RawValue, param: &dyn Fn() -> String) -> Result<ContentPart, GatewayError> {
+    let b: SourceBlock<'_> = parse(raw, param, "an image block with a `source`")?;
+    let source_param = || format!("{}.source", param());
+    let url = match b.source.kind.as_ref() {
+        "base64" => data_url(&b.source, &source_param)?,
+        "url" => b.source.url.ok_or_else(|| missing(&source_param, "url"))?,
+        _ => return Err(unsupported_source(&source_param)),
+    };
+    Ok(ContentPart::ImageUrl {
+        image_url: ImageUrl { url, detail: None },
+    })
+}
+
+/// A `document` block → a `file` part (PDF) or text parts (plain-text and
+/// content documents).
+fn document_parts(
+    raw: &RawValue,
+    param: &dyn Fn() -> String,
+) -> Result<Vec<ContentPart>, GatewayError> {
+    let b: SourceBlock<'_> = parse(raw, param, "a document block with a `source`")?;
+    let source_param = || format!("{}.source", param());
+    match b.source.kind.as_ref() {
+        "base64" => {
+            let url = data_url(&b.source, &source_param)?;
+            if !url.starts_with("data:application/pdf;") {
+                return Err(
+                    GatewayError::invalid("base64 documents must be `application/pdf`")
+                        .with_param(format!("{}.media_type", source_param())),
+                );
+            }
+            Ok(vec![ContentPart::File {
+                file: FilePart {
+                    file_data: Some(url),
+                    file_id: None,
+                    filename: Some("document.pdf".to_owned()),
+                },
+            }])
+        }
+        "text" => {
+            let text = b
+                .source
+                .data
+                .ok_or_else(|| missing(&source_param, "data"))?;
+            Ok(if text.is_empty() {
+                Vec::new()
+            } else {
+                vec![ContentPart::Text {
+                    text: text.into_owned(),
+                }]
+            })
+        }
+        "content" => {
+            let mut parts = Vec::new();
+            let Some(raw) = b.source.content.filter(|c| !is_null(c)) else {
+                return Ok(parts);
+            };
+            let content_param = || format!("{}.content", source_param());
+            match raw_content(raw, content_param)? {
+                RawContent::Text(s) if !s.is_empty() => parts.push(ContentPart::Text { text: s }),
+                RawContent::Text(_) => {}
+                RawContent::Blocks(blocks) => {
+                    for (k, b) in blocks.into_iter().enumerate() {
+                        let param = || format!("{}.content[{k}]", source_param());
+                        match block_type(b, &param)?.as_ref() {
+                            "text" => {
+                                let t: TextBlock = parse(b, param, "a text block")?;
+                                if !t.text.is_empty() {
+                                    parts.push(ContentPart::Text { text: t.text });
+                                }
+                            }
+                            "image" => parts.push(image_part(b, &param)?),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Ok(parts)
+        }
+        _ => Err(unsupported_source(&source_param)),
+    }
+}
+
+/// `data:<media type>;base64,<data>`, the media type lower-cased, stripped
+/// of parameters, `image/jpg` → `image/jpeg` (§4.11, E28).
+fn data_url(source: &Source<'_>, param: &dyn Fn() -> String) -> Result<String, GatewayError> {
+    let media_type = source
+        .media_type
+        .as_deref()
+        .ok_or_else(|| missing(param, "media_type"))?;
+    let data = source
+        .data
+        .as_deref()
+        .ok_or_else(|| missing(param, "data"))?;
+    let mut mime = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "image/jpg" {
+        mime = "image/jpeg".to_owned();
+    }
+    Ok(format!("data:{mime};base64,{data}"))
+}
+
+fn missing(param: &dyn Fn() -> String, field: &str) -> GatewayError {
+    let param = format!("{}.{field}", param());
+    GatewayError::invalid(format!("`{param}` is required")).with_param(param)
+}
+
+fn unsupported_source(param: &dyn Fn() -> String) -> GatewayError {
+    GatewayError::invalid("this source type is not supported by this gateway").with_param(param())
+}
+
+/// An assistant turn → one assistant message, or nothing when it has no
+/// content the upstream can use.
+fn assistant_turn(
+    content: RawContent<'_>,
+    i: usize,
+    ctx: &mut InboundContext,
+) -> Result<Option<Message>, GatewayError> {
+    let blocks = match content {
+        RawContent::Text(s) if s.is_empty() => return Ok(None),
+        RawContent::Text(s) => {
+            return Ok(Some(Message::Assistant(AssistantMessage {
+                content: Some(Content::Text(s)),
+                ..AssistantMessage::default()
+            })))
+        }
+        RawContent::Blocks(blocks) => blocks,
+    };
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    let mut thinking = Vec::new();
+    for (j, b) in blocks.into_iter().enumerate() {
+        let param = || format!("messages[{i}].content[{j}]");
+        match block_type(b, &param)?.as_ref() {
+            "text" => text.push_str(&parse::<TextBlock>(b, param, "a text block")?.text),
+            "tool_use" => {
+                let t: ToolUseBlock<'_> = parse(b, param, "a tool_use block")?;
+                let arguments = match t.input {
+                    None => "{}".to_owned(),
+                    Some(raw) if is_null(raw) => "{}".to_owned(),
+                    Some(raw) => raw.get().to_owned(),
+                };
+                calls.push(ToolCall {
+                    id: t.id,
+                    kind: "function".to_owned(),
+                    function: FunctionCall {
+                        name: ctx.upstream_tool_name(t.name),
+                        arguments,
+                    },
+                });
+            }
+            "thinking" => {
+                let t: ThinkingBlockIn = parse(b, param, "a thinking block")?;
+                match t.signature {
+                    Some(signature) if !signature.is_empty() => {
+                        thinking.push(ThinkingBlock::Thinking {
+                            thinking: t.thinking,
+                            signature,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            "redacted_thinking" => {
+                let t: RedactedThinkingBlock = parse(b, param, "a redacted_thinking block")?;
+                thinking.push(ThinkingBlock::RedactedThinking { data: t.data });
+            }
+            // server_tool_use, web_search_tool_result and anything new.
+            _ => {}
+        }
+    }
+    if text.is_empty() && calls.is_empty() && thinking.is_empty() {
+        return Ok(None);
+    }
+    let content = match (text.is_empty(), calls.is_empty()) {
+        (false, _) => Some(Content::Text(text)),
+        (true, true) => Some(Content::Text(String::new())),
+        (true, false) => None,
+    };
+    Ok(Some(Message::Assistant(AssistantMessage {
+        content,
+        tool_calls: (!calls.is_empty()).then_some(calls),
+        thinking_blocks: (!thinking.is_empty()).then_some(thinking),
+        ..AssistantMessage::default()
+    })))
+}
+
+// ------------------------------------------------------------------ tools
+
+/// Client tools → function tools; `None` when there are none left.
+fn convert_tools(
+    obj: &RawObject<'_>,
+    ctx: &mut InboundContext,
+) -> Result<Option<Vec<Tool>>, GatewayError> {
+    let Some(raw_tools) = optional::<Vec<&RawValue>>(obj, "tools", "an array of tools")? else {
+        return Ok(None);
+    };
+    let mut tools = Vec::with_capacity(raw_tools.len());
+    for (k, raw) in raw_tools.into_iter().enumerate() {
+        let param = || format!("tools[{k}]");
+        let probe: TypeProbe<'_> = parse(raw, param, "a tool object")?;
+        if probe.kind.is_some_and(|t| t != "custom") {
+            continue; // a server tool: no OpenAI equivalent (§5.2)
+        }
+        let t: ToolDef = parse(raw, param, "a tool with a `name` and an `input_schema`")?;
+        tools.push(Tool {
+            kind: "function".to_owned(),
+            function: FunctionDef {
+                name: ctx.upstream_tool_name(t.name),
+                description: t.description,
+                parameters: Some(
+                    t.input_schema
+                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                ),
+                strict: t.strict,
+            },
+        });
+    }
+    Ok((!tools.is_empty()).then_some(tools))
+}
+
+/// `tool_choice` → (`tool_choice`, `parallel_tool_calls`); an unknown type is
+/// left out.
+fn convert_tool_choice(
+    obj: &RawObject<'_>,
+    ctx: &mut InboundContext,
+) -> Result<(Option<ToolChoice>, Option<bool>), GatewayError> {
+    let Some(tc) = optional::<ToolChoiceIn>(obj, "tool_choice", "an object with a `type`")? else {
+        return Ok((None, None));
+    };
+    let choice = match tc.kind.as_str() {
+        "auto" => Some(ToolChoice::Mode("auto".to_owned())),
+        "any" => Some(ToolChoice::Mode("required".to_owned())),
+        "none" => Some(ToolChoice::Mode("none".to_owned())),
+        "tool" => {
+            let Some(name) = tc.name else {
+                return Err(GatewayError::invalid("`tool_choice.name` is required")
+                    .with_param("tool_choice.name"));
+            };
+            Some(ToolChoice::Named(NamedToolChoice {
+                kind: "function".to_owned(),
+                function: NamedFunction {
+                    name: ctx.upstream_tool_name(name),
+                },
+            }))
+        }
+        _ => None,
+    };
+    let parallel = (tc.disable_parallel_tool_use == Some(true)).then_some(false);
+    Ok((choice, parallel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::damaged;
+    use super::*;
+    use crate::error::ErrorKind;
+
+    const CLAUDE_CODE: &str =
+        include_str!("../../../tests/fixtures/messages/claude_code_request.json");
+    const CLAUDE_CODE_OPENAI: &str =
+        include_str!("../../../tests/fixtures/messages/claude_code_request.openai.json");
+    const WORKED: &str =
+        include_str!("../../../tests/fixtures/anthropic/messages_request_worked_example.json");
+    const COUNT: &str = include_str!("../../../tests/fixtures/messages/count_tokens_request.json");
+
+    fn convert_json(v: Value) -> Result<(ChatRequest, InboundContext), GatewayError> {
+        to_openai(&serde_json::to_vec(&v).unwrap())
+    }
+
+    fn err_param(v: Value) -> String {
+        convert_json(v).unwrap_err().param.unwrap().into_owned()
+    }
+
+    fn base() -> Value {
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 1024,
+               "messages": [{"role": "user", "content": "hi"}]})
+    }
+
+    fn with(mut v: Value, key: &str, value: Value) -> Value {
+        v[key] = value;
+        v
+    }
+
+    fn messages(v: Value) -> Value {
+        serde_json::to_value(convert_json(v).unwrap().0.messages).unwrap()
+    }
+
+    #[test]
+    fn claude_code_request_converts_to_the_recorded_openai_request() {
+        let (req, ctx) = to_openai(CLAUDE_CODE.as_bytes()).unwrap();
+        let got = serde_json::to_value(&req).unwrap();
+        let want: Value = serde_json::from_str(CLAUDE_CODE_OPENAI).unwrap();
+        assert_eq!(got, want, "{}", serde_json::to_string_pretty(&got).unwrap());
+        assert_eq!(ctx.model, "claude-sonnet-4-5-20250929");
+        let long = "mcp__github_enterprise_internal__search_pull_requests_by_author_and_label";
+        let short = req.tools.as_ref().unwrap()[2].function.name.as_str();
+        assert_eq!(short.len(), 64);
+        assert_eq!(ctx.original_tool_name(short), long);
+    }
+
+    #[test]
+    fn section_5_2_worked_example_converts() {
+        let (req, ctx) = to_openai(WORKED.as_bytes()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({
+                "model": "claude-sonnet-4-5", "max_tokens": 512, "temperature": 1.0,
+                "stop": ["END"],
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "What's in this?"},
+                        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ..."}}]},
+                    {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                        "function": {"name": "ocr", "arguments": "{}"}}]},
+                    {"role": "tool", "tool_call_id": "call_1", "content": "a receipt"},
+                    {"role": "user", "content": "Total?"}],
+                "tools": [{"type": "function", "function": {"name": "ocr", "description": "",
+                    "parameters": {"type": "object", "properties": {}}}}],
+                "tool_choice": "auto",
+                "parallel_tool_calls": false
+            })
+        );
+        assert_eq!(ctx, InboundContext::new("claude-sonnet-4-5"));
+    }
+
+    #[test]
+    fn missing_required_fields_are_400s_naming_the_field() {
+        let mut no_model = base();
+        no_model.as_object_mut().unwrap().remove("model");
+        let mut no_messages = base();
+        no_messages.as_object_mut().unwrap().remove("messages");
+        let mut no_max = base();
+        no_max.as_object_mut().unwrap().remove("max_tokens");
+        for (v, param) in [
+            (no_model, "model"),
+            (no_messages, "messages"),
+            (no_max, "max_tokens"),
+        ] {
+            let e = convert_json(v).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidRequest);
+            assert_eq!(e.param.as_deref(), Some(param));
+            assert_eq!(e.message, format!("`{param}` is required"));
+        }
+    }
+
+    #[test]
+    fn count_bodies_need_no_max_tokens() {
+        let (req, _) = to_openai_for_count(COUNT.as_bytes()).unwrap();
+        assert_eq!(req.max_tokens, None);
+        assert!(!req.stream);
+        assert_eq!(
+            to_openai(COUNT.as_bytes()).unwrap_err().param.as_deref(),
+            Some("max_tokens")
+        );
+    }
+
+    #[test]
+    fn malformed_known_fields_are_400s_naming_the_field() {
+        let table = [
+            (with(base(), "max_tokens", json!("lots")), "max_tokens"),
+            (with(base(), "model", json!(5)), "model"),
+            (with(base(), "model", json!("")), "model"),
+            (with(base(), "messages", json!({})), "messages"),
+            (with(base(), "temperature", json!("hot")), "temperature"),
+            (
+                with(base(), "stop_sequences", json!("END")),
+                "stop_sequences",
+            ),
+            (
+                with(base(), "system", json!([{"type": "text"}])),
+                "system[0]",
+            ),
+            (with(base(), "system", json!([7])), "system[0]"),
+            (
+                with(base(), "tools", json!([{"description": "x"}])),
+                "tools[0]",
+            ),
+            (
+                with(base(), "thinking", json!({"type": "enabled"})),
+                "thinking.budget_tokens",
+            ),
+            (
+                with(base(), "tools", json!([{"name": "a", "input_schema": {}}]))
+                    .pipe(|v| with(v, "tool_choice", json!({"type": "tool"}))),
+                "tool_choice.name",
+            ),
+            (
+                with(base(), "messages", json!([{"role": "user"}])),
+                "messages[0]",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "tool", "content": "x"}]),
+                ),
+                "messages[0].role",
+            ),
+            (
+                with(base(), "messages", json!([{"role": "user", "content": 5}])),
+                "messages[0].content",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": ["x"]}]),
+                ),
+                "messages[0].content[0]",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": [{"text": "x"}]}]),
+                ),
+                "messages[0].content[0]",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": [
+                    {"type": "text", "text": "ok"}, {"type": "text", "text": 5}]}]),
+                ),
+                "messages[0].content[1]",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "assistant", "content": [
+                    {"type": "tool_use", "name": "Read", "input": {}}]}]),
+                ),
+                "messages[0].content[0]",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "t", "content": [
+                        {"type": "image", "source": {"type": "base64", "data": "xx"}}]}]}]),
+                ),
+                "messages[0].content[0].content[0].source.media_type",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": [
+                    {"type": "image", "source": {"type": "file", "file_id": "file_1"}}]}]),
+                ),
+                "messages[0].content[0].source",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": [
+                    {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}]}]),
+                ),
+                "messages[0].content[0].source",
+            ),
+            (
+                with(
+                    base(),
+                    "messages",
+                    json!([{"role": "user", "content": [
+                    {"type": "document", "source": {"type": "base64",
+                     "media_type": "text/html", "data": "PGI+"}}]}]),
+                ),
+                "messages[0].content[0].source.media_type",
+            ),
+        ];
+        for (v, param) in table {
+            assert_eq!(err_param(v.clone()), param, "{v}");
+        }
+    }
+
+    /// `value.pipe(f)` for building table rows in one expression.
+    trait Pipe: Sized {
+        fn pipe(self, f: impl FnOnce(Self) -> Self) -> Self {
+            f(self)
+        }
+    }
+    impl Pipe for Value {}
+
+    #[test]
+    fn errors_never_quote_the_callers_text() {
+        let secret = "my secret prompt text";
+        for v in [
+            with(
+                base(),
+                "messages",
+                json!([{"role": "user", "content": [{"type": "text", "text": [secret]}]}]),
+            ),
+            with(base(), "max_tokens", json!(secret)),
+            json!(secret),
+        ] {
+            let e = convert_json(v).unwrap_err();
+            assert!(!e.message.contains(secret), "{}", e.message);
+        }
+        let e = to_openai(b"{\"model\": \"my secret prompt").unwrap_err();
+        assert!(!e.message.contains("secret"));
+    }
+
+    #[test]
+    fn unknown_fields_and_block_types_are_ignored() {
+        let v = json!({
+            "model": "claude-opus-4-1", "max_tokens": 10,
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+            "container": "c_1", "cache_control": {"type": "ephemeral"},
+            "service_tier": "auto", "mcp_servers": [{"url": 5}],
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "hi"},
+                    {"type": "container_upload", "file_id": 5},
+                    {"type": "search_result", "content": 3},
+                    {"type": "brand_new_block", "text": {"odd": true}, "id": 7}]},
+                {"role": "assistant", "content": [
+                    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "x"}},
+                    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+                    {"type": "text", "text": "done"}]}],
+            "tools": [
+                {"type": "web_search_20250305", "name": "web_search", "max_uses": 5},
+                {"type": "bash_20250124", "name": "bash"},
+                {"type": "custom", "name": "Read", "input_schema": {"type": "object"}, "input_examples": [{}]}],
+            "tool_choice": {"type": "brand_new_choice"}
+        });
+        let (req, _) = convert_json(v).unwrap();
+        assert_eq!(
+            serde_json::to_value(&req.messages).unwrap(),
+            json!([{"role": "user", "content": "hi"},
+                   {"role": "assistant", "content": "done"}])
+        );
+        let tools = req.tools.unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0].function.name, "Read");
+        assert_eq!(req.tool_choice, None);
+        assert!(req.extra.is_empty());
+    }
+
+    #[test]
+    fn system_string_and_blocks_become_one_system_message() {
+        let blocks = with(
+            base(),
+            "system",
+            json!([{"type": "text", "text": "A", "cache_control": {"type": "ephemeral"}},
+                   {"type": "text", "text": ""},
+                   {"type": "text", "text": "B"}]),
+        );
+        assert_eq!(
+            messages(blocks)[0],
+            json!({"role": "system", "content": "A\n\nB"})
+        );
+        let string = with(base(), "system", json!("S"));
+        assert_eq!(
+            messages(string)[0],
+            json!({"role": "system", "content": "S"})
+        );
+        let empty = with(base(), "system", json!([]));
+        assert_eq!(messages(empty)[0]["role"], "user");
+    }
+
+    #[test]
+    fn tool_results_come_first_with_errors_marked_and_images_after_e20() {
+        let v = with(
+            base(),
+            "messages",
+            json!([
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "toolu_A", "name": "Screenshot", "input": {}},
+                    {"type": "tool_use", "id": "toolu_B", "name": "Bash", "input": {"command": "false"}}]},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Here you go."},
+                    {"type": "tool_result", "tool_use_id": "toolu_A", "content": [
+                        {"type": "text", "text": "screenshot:"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/jpg", "data": "QUJD"}},
+                        {"type": "text", "text": "taken"}]},
+                    {"type": "tool_result", "tool_use_id": "toolu_B", "is_error": true, "content": "exit 1"},
+                    {"type": "tool_result", "tool_use_id": "toolu_C", "is_error": true},
+                    {"type": "tool_result", "tool_use_id": "toolu_D", "content": null}]}
+            ]),
+        );
+        assert_eq!(
+            messages(v),
+            json!([
+                {"role": "assistant", "tool_calls": [
+                    {"id": "toolu_A", "type": "function", "function": {"name": "Screenshot", "arguments": "{}"}},
+                    {"id": "toolu_B", "type": "function", "function": {"name": "Bash", "arguments": "{\"command\":\"false\"}"}}]},
+                {"role": "tool", "tool_call_id": "toolu_A", "content": "screenshot:\ntaken"},
+                {"role": "tool", "tool_call_id": "toolu_B", "content": "Error: exit 1"},
+                {"role": "tool", "tool_call_id": "toolu_C", "content": "Error"},
+                {"role": "tool", "tool_call_id": "toolu_D", "content": ""},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "[from tool result toolu_A]"},
+                    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,QUJD"}},
+                    {"type": "text", "text": "Here you go."}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn images_and_documents_become_parts_e28() {
+        let v = with(
+            base(),
+            "messages",
+            json!([{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "IMAGE/PNG; name=a.png", "data": "iVBO"}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/a.jpg"}},
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0"}},
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain doc"}},
+                {"type": "document", "source": {"type": "content", "content": [
+                    {"type": "text", "text": "chunk"}, {"type": "image", "source": {"type": "url", "url": "https://e.com/b.png"}}]}},
+                {"type": "text", "text": ""}]}]),
+        );
+        assert_eq!(
+            messages(v)[0]["content"],
+            json!([
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0", "filename": "document.pdf"}},
+                {"type": "text", "text": "plain doc"},
+                {"type": "text", "text": "chunk"},
+                {"type": "image_url", "image_url": {"url": "https://e.com/b.png"}}
+            ])
+        );
+    }
+
+    #[test]
+    fn assistant_thinking_is_kept_with_signatures_and_unsigned_blocks_dropped_e18() {
+        let v = with(
+            base(),
+            "messages",
+            json!([
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "EqQBsig"},
+                    {"type": "thinking", "thinking": "made up from reasoning_content", "signature": ""},
+                    {"type": "redacted_thinking", "data": "EmwKAhgB"},
+                    {"type": "text", "text": "Answer "},
+                    {"type": "text", "text": ""},
+                    {"type": "text", "text": "here."}]},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "only thoughts", "signature": "Sig2"}]},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "unsigned only"}]},
+                {"role": "assistant", "content": ""}
+            ]),
+        );
+        assert_eq!(
+            messages(v),
+            json!([
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "Answer here.", "thinking_blocks": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "EqQBsig"},
+                    {"type": "redacted_thinking", "data": "EmwKAhgB"}]},
+                {"role": "assistant", "content": "", "thinking_blocks": [
+                    {"type": "thinking", "thinking": "only thoughts", "signature": "Sig2"}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn tool_choice_maps_and_needs_tools() {
+        let tools = json!([{"name": "get_weather", "input_schema": {"type": "object"}}]);
+        let table = [
+            (json!({"type": "auto"}), json!("auto"), None),
+            (json!({"type": "any"}), json!("required"), None),
+            (json!({"type": "none"}), json!("none"), None),
+            (
+                json!({"type": "tool", "name": "get_weather", "disable_parallel_tool_use": true}),
+                json!({"type": "function", "function": {"name": "get_weather"}}),
+                Some(false),
+            ),
+            (
+                json!({"type": "any", "disable_parallel_tool_use": false}),
+                json!("required"),
+                None,
+            ),
+        ];
+        for (tc, want, parallel) in table {
+            let v = with(
+                with(base(), "tools", tools.clone()),
+                "tool_choice",
+                tc.clone(),
+            );
+            let (req, _) = convert_json(v).unwrap();
+            assert_eq!(
+                serde_json::to_value(&req.tool_choice).unwrap(),
+                want,
+                "{tc}"
+            );
+            assert_eq!(req.parallel_tool_calls, parallel, "{tc}");
+        }
+        // Without client tools, neither is sent (OpenAI rejects them).
+        let v = with(
+            with(
+                base(),
+                "tools",
+                json!([{"type": "web_search_20250305", "name": "web_search"}]),
+            ),
+            "tool_choice",
+            json!({"type": "auto", "disable_parallel_tool_use": true}),
+        );
+        let (req, _) = convert_json(v).unwrap();
+        assert_eq!(
+            (req.tools, req.tool_choice, req.parallel_tool_calls),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn long_tool_names_are_shortened_everywhere_e21() {
+        let long = "mcp__a_really_long_server_name_for_testing__and_an_even_longer_tool_name";
+        let v = json!({
+            "model": "m", "max_tokens": 5,
+            "tools": [{"name": long, "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "tool", "name": long},
+            "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": long, "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]
+        });
+        let (req, ctx) = convert_json(v).unwrap();
+        let short = req.tools.as_ref().unwrap()[0].function.name.clone();
+        assert_eq!(short.len(), 64);
+        let Some(ToolChoice::Named(named)) = &req.tool_choice else {
+            panic!("named tool choice expected")
+        };
+        assert_eq!(named.function.name, short);
+        let Message::Assistant(a) = &req.messages[1] else {
+            panic!("assistant expected")
+        };
+        assert_eq!(a.tool_calls.as_ref().unwrap()[0].function.name, short);
+        assert_eq!(ctx.original_tool_name(&short), long);
+    }
+
+    #[test]
+    fn sampling_stop_user_thinking_and_stream_map() {
+        let v = json!({
+            "model": "m", "max_tokens": 32000, "temperature": 0.2, "top_p": 0.9, "top_k": 40,
+            "stop_sequences": ["a", "b", "c", "d", "e"], "stream": true,
+            "metadata": {"user_id": "user_abc_account__session_1", "other": 1},
+            "thinking": {"type": "enabled", "budget_tokens": 10000},
+            "messages": [{"role": "user", "content": "hi"}]
+        });
+        let (req, _) = convert_json(v).unwrap();
+        let got = serde_json::to_value(&req).unwrap();
+        assert_eq!(
+            got,
+            json!({"model": "m", "max_tokens": 32000, "temperature": 0.2, "top_p": 0.9,
+                   "top_k": 40, "stop": ["a", "b", "c", "d"], "stream": true,
+                   "stream_options": {"include_usage": true},
+                   "user": "user_abc_account__session_1", "reasoning_effort": "medium",
+                   "messages": [{"role": "user", "content": "hi"}]})
+        );
+    }
+
+    #[test]
+    fn long_user_ids_are_hashed_to_fit_openai() {
+        let long = "user_5b2c8e0f4a7d9e1b3c6f8a2d4e6b8c0a1f3e5d7b9c1a3e5f7b9d1c3e5a7b9d1f_account__session_0b6f4a2e";
+        let v = with(base(), "metadata", json!({"user_id": long}));
+        let user = convert_json(v.clone()).unwrap().0.user.unwrap();
+        assert_eq!(user.len(), 64);
+        assert!(user.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(convert_json(v).unwrap().0.user.unwrap(), user, "stable");
+        let short = with(base(), "metadata", json!({"user_id": "u".repeat(64)}));
+        assert_eq!(convert_json(short).unwrap().0.user.unwrap(), "u".repeat(64));
+    }
+
+    #[test]
+    fn thinking_budgets_map_to_efforts() {
+        let table = [
+            (1024, "low"),
+            (4095, "low"),
+            (4096, "medium"),
+            (16383, "medium"),
+            (16384, "high"),
+            (64000, "high"),
+        ];
+        for (budget, want) in table {
+            let v = with(
+                base(),
+                "thinking",
+                json!({"type": "enabled", "budget_tokens": budget}),
+            );
+            assert_eq!(
+                convert_json(v).unwrap().0.reasoning_effort.as_deref(),
+                Some(want),
+                "{budget}"
+            );
+        }
+        for t in [json!({"type": "disabled"}), json!({"type": "adaptive"})] {
+            let v = with(base(), "thinking", t);
+            assert_eq!(convert_json(v).unwrap().0.reasoning_effort, None);
+        }
+    }
+
+    #[test]
+    fn output_config_maps_to_effort_and_response_format() {
+        let v = with(
+            base(),
+            "output_config",
+            json!({"effort": "max", "format": {"type": "json_schema",
+                   "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}),
+        );
+        let (req, _) = convert_json(v).unwrap();
+        assert_eq!(req.reasoning_effort.as_deref(), Some("high"));
+        assert_eq!(
+            serde_json::to_value(&req.response_format).unwrap(),
+            json!({"type": "json_schema", "json_schema": {"name": "output", "strict": true,
+                   "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}})
+        );
+        // `thinking` wins over `output_config.effort`.
+        let v = with(
+            with(base(), "output_config", json!({"effort": "high"})),
+            "thinking",
+            json!({"type": "enabled", "budget_tokens": 2048}),
+        );
+        assert_eq!(
+            convert_json(v).unwrap().0.reasoning_effort.as_deref(),
+            Some("low")
+        );
+    }
+
+    #[test]
+    fn tool_schemas_pass_through_unchanged() {
+        let schema = json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "properties": {"file_path": {"type": "string"}}, "required": ["file_path"],
+            "additionalProperties": false});
+        let v = with(
+            base(),
+            "tools",
+            json!([{"name": "Read", "description": "Reads a file", "input_schema": schema,
+                    "cache_control": {"type": "ephemeral"}},
+                   {"name": "NoSchema"}]),
+        );
+        let (req, _) = convert_json(v).unwrap();
+        let tools = req.tools.unwrap();
+        assert_eq!(tools[0].function.parameters.as_ref(), Some(&schema));
+        assert_eq!(
+            tools[0].function.description.as_deref(),
+            Some("Reads a file")
+        );
+        assert_eq!(
+            tools[1].function.parameters,
+            Some(json!({"type": "object", "properties": {}}))
+        );
+    }
+
+    #[test]
+    fn damaged_bodies_never_panic() {
+        for fixture in [CLAUDE_CODE, WORKED, COUNT] {
+            for bytes in damaged(fixture.as_bytes()) {
+                let _ = to_openai(&bytes);
+                let _ = to_openai_for_count(&bytes);
+            }
+        }
+    }
+}
