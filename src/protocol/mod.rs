@@ -7,6 +7,7 @@
 //! [`ChunkDecoder`].
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod gemini;
 pub mod messages;
 pub mod openai;

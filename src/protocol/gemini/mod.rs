@@ -27,6 +27,7 @@
 //! sides); synthesized ids are never sent to Gemini. Signatures on text parts
 //! are dropped.
 
+pub mod embeddings;
 pub mod request;
 pub mod response;
 pub mod schema;
