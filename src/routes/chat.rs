@@ -7,7 +7,7 @@ use crate::config::{ModelRoute, Snapshot};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::metrics::Endpoint;
 use crate::protocol::openai::StreamOptions;
-use crate::upstream::CallRequest;
+use crate::upstream::{CallRequest, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -78,6 +78,7 @@ pub async fn completions(
             let route = resolve(&caller.snapshot, &head.model)?;
             let stream = head.stream.unwrap_or(false);
             Ok(CallRequest {
+                operation: Operation::Chat,
                 inbound: InboundApi::OpenAi,
                 include_usage: stream
                     && head

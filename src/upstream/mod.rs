@@ -11,6 +11,7 @@ pub mod actor;
 pub mod breaker;
 pub mod exchange;
 pub mod mock;
+pub mod plan;
 pub mod router;
 pub mod translate;
 
@@ -23,9 +24,21 @@ use tokio::sync::mpsc;
 
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
 
+/// What a call asks of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A chat completion or message, streamed or not.
+    Chat,
+    /// Anthropic `count_tokens`.
+    CountTokens,
+    /// OpenAI embeddings.
+    Embeddings,
+}
+
 /// One call as the handler prepared it, before a target is chosen.
 #[derive(Debug, Clone)]
 pub struct CallRequest {
+    pub operation: Operation,
     /// The caller's API: the format of `body` and of the reply.
     pub inbound: InboundApi,
     /// The caller's request body, unchanged.
@@ -43,6 +56,7 @@ pub struct CallRequest {
 /// One attempt of a call on one target, as a provider actor runs it.
 #[derive(Debug)]
 pub struct UpstreamCall {
+    pub operation: Operation,
     pub inbound: InboundApi,
     pub body: Bytes,
     /// The gateway model name (a fallback's, when falling back).

@@ -99,6 +99,7 @@ async fn try_model(
         let result = r
             .pool
             .dispatch(UpstreamCall {
+                operation: req.operation,
                 inbound: req.inbound,
                 body: req.body.clone(),
                 model: route.name.clone(),

@@ -7,6 +7,7 @@
 //! [`ClientEncoder`] (OpenAI chunks → the caller's format).
 
 use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::anthropic::{self, types::AnthropicUsage};
 use crate::protocol::openai::{ChatChunk, Usage};
 use crate::protocol::sse::{self, SseEvent};
 use crate::protocol::ChunkDecoder;
@@ -126,6 +127,70 @@ pub fn cut_short(terminator: &str) -> GatewayError {
         format!("the upstream stream ended before {terminator}"),
     )
     .with_code("upstream_stream_incomplete")
+}
+
+/// Anthropic upstream, Anthropic caller: events are relayed as they are
+/// (with their `event:` names); usage is read from `message_start` and
+/// `message_delta` (cumulative, E12).
+#[derive(Debug, Default)]
+pub struct AnthropicPassThrough {
+    usage: Option<AnthropicUsage>,
+    done: bool,
+}
+
+impl Translator for AnthropicPassThrough {
+    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError> {
+        #[derive(Deserialize)]
+        struct Typed {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            usage: Option<AnthropicUsage>,
+            #[serde(default)]
+            message: Option<Start>,
+        }
+        #[derive(Deserialize)]
+        struct Start {
+            #[serde(default)]
+            usage: Option<AnthropicUsage>,
+        }
+        let typed: Option<Typed> = serde_json::from_str(&ev.data).ok();
+        let kind = ev
+            .event
+            .clone()
+            .or_else(|| typed.as_ref().map(|t| t.kind.clone()))
+            .unwrap_or_default();
+        if kind == "error" {
+            self.done = true;
+            return Err(anthropic::error_event(&ev.data));
+        }
+        if let Some(t) = typed {
+            let found = t.usage.or(t.message.and_then(|m| m.usage));
+            if let Some(u) = found {
+                self.usage
+                    .get_or_insert_with(AnthropicUsage::default)
+                    .update(&u);
+            }
+        }
+        sse::write_event(out, &kind, ev.data.as_bytes());
+        if kind == "message_stop" {
+            self.done = true;
+            return Ok(Flow::Done);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn end(&mut self, _out: &mut BytesMut) -> Result<(), GatewayError> {
+        if self.done {
+            Ok(())
+        } else {
+            Err(cut_short("message_stop"))
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(anthropic::openai_usage)
+    }
 }
 
 /// Writes OpenAI chunks in the caller's format.

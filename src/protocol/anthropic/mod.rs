@@ -21,7 +21,7 @@ pub mod types;
 
 pub use request::to_anthropic;
 pub use response::{error_from_anthropic, from_anthropic};
-pub use stream::AnthropicToOpenAi;
+pub use stream::{error_event, AnthropicToOpenAi};
 
 /// Settings of one request conversion that come from the route, not the
 /// caller.
@@ -87,9 +87,20 @@ fn finish_reason(stop_reason: Option<&str>) -> crate::protocol::openai::FinishRe
     }
 }
 
+/// The usage of an Anthropic message body, in OpenAI's meaning (for
+/// metrics on native pass-through).
+pub fn usage_of(body: &[u8]) -> Result<Option<crate::protocol::openai::Usage>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        usage: Option<types::AnthropicUsage>,
+    }
+    let probe: Probe = serde_json::from_slice(body)?;
+    Ok(probe.usage.as_ref().map(openai_usage))
+}
+
 /// Anthropic usage in OpenAI's meaning (§4.9, E30): `prompt_tokens` includes
 /// cache reads and cache writes.
-fn openai_usage(u: &types::AnthropicUsage) -> crate::protocol::openai::Usage {
+pub fn openai_usage(u: &types::AnthropicUsage) -> crate::protocol::openai::Usage {
     use crate::protocol::openai::{CompletionTokensDetails, PromptTokensDetails, Usage};
     let input = u.input_tokens.unwrap_or(0);
     let read = u.cache_read_input_tokens.unwrap_or(0);

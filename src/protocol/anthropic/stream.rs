@@ -330,6 +330,18 @@ impl AnthropicToOpenAi {
     }
 }
 
+/// An `error` event's payload as a gateway error, with the status its type
+/// stands for (E26).
+pub fn error_event(data: &str) -> GatewayError {
+    match serde_json::from_str::<ErrorResponse>(data) {
+        Ok(e) => upstream_error(status_for_error_type(&e.error.kind), &e, None),
+        Err(_) => GatewayError::new(
+            ErrorKind::Upstream(500),
+            "anthropic: upstream reported an error mid-stream",
+        ),
+    }
+}
+
 impl ChunkDecoder for AnthropicToOpenAi {
     fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, GatewayError> {
         if self.stopped {
@@ -356,13 +368,7 @@ impl ChunkDecoder for AnthropicToOpenAi {
             "content_block_stop" => self.block_stop(data),
             "message_delta" => self.message_delta(data),
             "message_stop" => Ok(self.message_stop()),
-            "error" => Err(match serde_json::from_str::<ErrorResponse>(data) {
-                Ok(e) => upstream_error(status_for_error_type(&e.error.kind), &e, None),
-                Err(_) => GatewayError::new(
-                    ErrorKind::Upstream(500),
-                    "anthropic: upstream reported an error mid-stream",
-                ),
-            }),
+            "error" => Err(error_event(data)),
             // `ping` and anything newer.
             _ => Ok(Vec::new()),
         }
