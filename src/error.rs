@@ -203,9 +203,21 @@ impl GatewayError {
         self
     }
 
-    /// The HTTP status the caller sees.
+    /// The HTTP status an OpenAI caller sees.
     pub fn status(&self) -> StatusCode {
         self.kind.status()
+    }
+
+    /// The HTTP status in the caller's API: Anthropic callers get 529 for
+    /// an overloaded upstream, which Claude Code and the Anthropic SDKs
+    /// treat as "overloaded, retrying" (PROTOCOLS.md §5.6).
+    pub fn status_in(&self, api: InboundApi) -> StatusCode {
+        match (api, self.kind) {
+            (InboundApi::Anthropic, ErrorKind::Upstream(503 | 529)) => {
+                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            _ => self.status(),
+        }
     }
 
     /// The error body in the caller's format.
@@ -246,7 +258,7 @@ impl GatewayError {
 
     /// The full HTTP response in the caller's format.
     pub fn response(&self, api: InboundApi) -> HttpResponse {
-        let mut builder = HttpResponse::build(self.status());
+        let mut builder = HttpResponse::build(self.status_in(api));
         builder.content_type("application/json");
         if let Some(ra) = &self.retry_after {
             builder.insert_header(("retry-after", ra.as_str()));
@@ -311,6 +323,13 @@ mod tests {
             body(&e, InboundApi::Anthropic),
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
         );
+    }
+
+    #[test]
+    fn anthropic_callers_get_529_for_an_overloaded_upstream() {
+        let e = GatewayError::new(ErrorKind::Upstream(503), "busy");
+        assert_eq!(e.status_in(InboundApi::Anthropic).as_u16(), 529);
+        assert_eq!(e.status_in(InboundApi::OpenAi).as_u16(), 503);
     }
 
     #[test]

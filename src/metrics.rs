@@ -28,6 +28,7 @@ pub const UNKNOWN: &str = "unknown";
 pub enum Endpoint {
     ChatCompletions,
     Messages,
+    CountTokens,
     Embeddings,
 }
 
@@ -37,6 +38,7 @@ impl Endpoint {
         match self {
             Endpoint::ChatCompletions => "/v1/chat/completions",
             Endpoint::Messages => "/v1/messages",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
             Endpoint::Embeddings => "/v1/embeddings",
         }
     }

@@ -85,7 +85,7 @@ pub async fn serve(
             recorder.observe(Observation {
                 error: Some(e.kind),
                 overhead: in_flight.as_ref().map(|_| started.elapsed()),
-                ..observation(e.status().as_u16())
+                ..observation(e.status_in(api).as_u16())
             });
             let mut resp = e.response(api);
             if attempts > 0 {

@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod call;
 pub mod chat;
+pub mod embeddings;
 pub mod health;
+pub mod messages;
 pub mod models;
 
 use crate::error::{ErrorKind, GatewayError, InboundApi};
@@ -21,6 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/ready", web::get().to(health::ready))
         .route("/v1/models", web::get().to(models::list))
         .route("/v1/chat/completions", web::post().to(chat::completions))
+        .route("/v1/messages", web::post().to(messages::create))
+        .route(
+            "/v1/messages/count_tokens",
+            web::post().to(messages::count_tokens),
+        )
+        .route("/v1/embeddings", web::post().to(embeddings::create))
         .route("/admin/reload", web::post().to(admin::reload));
 }
 
@@ -29,9 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct ApiError(pub GatewayError, pub InboundApi);
 
 impl ApiError {
-    /// The inbound API a request speaks, from its path.
+    /// The inbound API a request speaks: Anthropic on `/v1/messages*` and
+    /// for any request carrying `anthropic-version` (the Anthropic SDKs
+    /// always send it), OpenAI otherwise.
     pub fn api_of(req: &HttpRequest) -> InboundApi {
-        if req.path().starts_with("/v1/messages") {
+        if req.path().starts_with("/v1/messages") || req.headers().contains_key("anthropic-version")
+        {
             InboundApi::Anthropic
         } else {
             InboundApi::OpenAi
@@ -47,7 +58,7 @@ impl fmt::Display for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.0.status()
+        self.0.status_in(self.1)
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -1,40 +1,38 @@
-//! `GET /v1/models`: the models a caller can use, in OpenAI's list shape.
+//! `GET /v1/models`: the models a caller can use, in OpenAI's list shape, or
+//! in Anthropic's when the caller sends `anthropic-version` (the Anthropic
+//! SDKs and Claude Code do).
 
 use crate::auth::Caller;
-use actix_web::HttpResponse;
-use serde::Serialize;
+use crate::config::ModelRoute;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
 
-#[derive(Serialize)]
-struct ModelList<'a> {
-    object: &'static str,
-    data: Vec<ModelEntry<'a>>,
-}
-
-#[derive(Serialize)]
-struct ModelEntry<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: u64,
-    owned_by: &'a str,
-}
-
-/// Lists the configured models whose provider is enabled; `owned_by` is the
-/// provider ID.
-pub async fn list(caller: Caller) -> HttpResponse {
-    let data = caller
+/// Lists the configured models whose provider is enabled.
+pub async fn list(req: HttpRequest, caller: Caller) -> HttpResponse {
+    let models: Vec<&ModelRoute> = caller
         .snapshot
         .models
         .values()
         .filter(|m| m.enabled())
-        .map(|m| ModelEntry {
-            id: &m.name,
-            object: "model",
-            created: 0,
-            owned_by: m.owner(),
-        })
         .collect();
-    HttpResponse::Ok().json(ModelList {
-        object: "list",
-        data,
-    })
+    if req.headers().contains_key("anthropic-version") {
+        let data: Vec<_> = models
+            .iter()
+            .map(|m| {
+                json!({"type": "model", "id": &*m.name, "display_name": &*m.name,
+                       "created_at": "1970-01-01T00:00:00Z"})
+            })
+            .collect();
+        return HttpResponse::Ok().json(json!({
+            "data": data,
+            "has_more": false,
+            "first_id": models.first().map(|m| &*m.name),
+            "last_id": models.last().map(|m| &*m.name),
+        }));
+    }
+    let data: Vec<_> = models
+        .iter()
+        .map(|m| json!({"id": &*m.name, "object": "model", "created": 0, "owned_by": &**m.owner()}))
+        .collect();
+    HttpResponse::Ok().json(json!({"object": "list", "data": data}))
 }

@@ -7,6 +7,7 @@ use super::translate::{self, Translator};
 use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::protocol::messages::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
@@ -18,6 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest upstream error body read (the rest is not needed).
 const MAX_ERROR_BYTES: usize = 256 * 1024;
+/// Quiet time after which an Anthropic caller gets an `event: ping`.
+const PING_EVERY: Duration = Duration::from_secs(10);
 /// Stream chunks buffered between the pump and the caller's connection.
 const STREAM_BUFFER: usize = 16;
 
@@ -256,6 +259,7 @@ where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
+    let mut silent_until = tokio::time::Instant::now() + idle;
     let result: Result<(), GatewayError> = loop {
         if !stream.out.is_empty() && tx.send(stream.out.split().freeze()).await.is_err() {
             break Err(gone());
@@ -270,14 +274,19 @@ where
                 ErrorKind::Unavailable,
                 "the gateway is shutting down and its drain period ended before this stream did",
             ).with_code("gateway_shutdown")),
-            filled = tokio::time::timeout(idle, stream.fill()) => match filled {
-                Err(_) => break Err(GatewayError::new(
-                    ErrorKind::Timeout,
-                    "the upstream stream went silent for too long",
-                )),
-                Ok(Err(e)) => break Err(e),
-                Ok(Ok(())) => {}
+            filled = stream.fill() => match filled {
+                Err(e) => break Err(e),
+                Ok(()) => silent_until = tokio::time::Instant::now() + idle,
             },
+            _ = tokio::time::sleep_until(silent_until) => break Err(GatewayError::new(
+                ErrorKind::Timeout,
+                "the upstream stream went silent for too long",
+            )),
+            // Anthropic clients (Claude Code) expect pings on quiet streams,
+            // e.g. while a model thinks; an interrupted `fill` loses nothing.
+            _ = tokio::time::sleep(PING_EVERY), if inbound == InboundApi::Anthropic => {
+                AnthropicEncoder::ping(&mut stream.out);
+            }
         }
     };
     let error = match result {
