@@ -20,6 +20,8 @@ pub struct Caller {
     pub name: Arc<str>,
     /// The config snapshot taken at the start of the request.
     pub snapshot: Arc<Snapshot>,
+    /// The key's limits and live counters.
+    pub limits: Arc<crate::governance::KeyState>,
 }
 
 /// The presented key, if any.
@@ -59,6 +61,7 @@ impl FromRequest for Caller {
         ready(match entry {
             Some(e) => Ok(Caller {
                 name: e.name.clone(),
+                limits: e.state.clone(),
                 snapshot: snapshot.clone(),
             }),
             None => Err(ApiError(

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod governance;
 pub mod logging;
 pub mod metrics;
 pub mod protocol;

@@ -155,6 +155,7 @@ pub struct Families {
     retries: IntCounterVec,
     fallbacks: IntCounterVec,
     target_healthy: IntGaugeVec,
+    rate_limited: IntCounterVec,
 }
 
 /// The four dimensions plus `extra` labels.
@@ -204,6 +205,11 @@ impl Families {
             Ok::<_, prometheus::Error>(c)
         };
         Ok(Self {
+            rate_limited: plain_counter(
+                "llm_rate_limited_total",
+                "Calls refused by a key's limit.",
+                &["api_key", "limit"],
+            )?,
             retries: plain_counter(
                 "llm_retries_total",
                 "Failed upstream attempts that were retried, by the provider that failed.",
@@ -418,6 +424,24 @@ pub fn key_info(snapshot: &Snapshot) -> KeyInfo {
         return KeyInfo(Vec::new());
     }
     KeyInfo(snapshot.key_hashes())
+}
+
+/// A call refused by a key's limit (`llm_rate_limited_total`).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RateLimited {
+    pub api_key: Arc<str>,
+    pub limit: &'static str,
+}
+
+impl Handler<RateLimited> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, r: RateLimited, _: &mut Self::Context) {
+        self.families
+            .rate_limited
+            .with_label_values(&[&*r.api_key, r.limit])
+            .inc();
+    }
 }
 
 /// Every configured target of a snapshot with its breaker's health.

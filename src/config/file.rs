@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub metrics: MetricsSection,
     #[serde(default)]
     pub routing: RoutingSection,
+    #[serde(default)]
+    pub limits: LimitsSection,
 }
 
 /// `[server]`.
@@ -93,6 +95,35 @@ pub struct ApiKeySection {
     pub name: String,
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Allow-list of model names (globs); absent: every model.
+    pub models: Option<Vec<String>>,
+    /// Requests per minute.
+    pub rpm: Option<i64>,
+    /// Tokens (input + output) per minute.
+    pub tpm: Option<i64>,
+    /// Calls in flight, streams included.
+    pub max_concurrent: Option<i64>,
+}
+
+/// `[limits]`: where per-key limits are kept.
+#[derive(Debug, Deserialize)]
+pub struct LimitsSection {
+    /// `local` (each replica enforces its own share); the name a shared
+    /// store would take later.
+    #[serde(default = "default_store")]
+    pub store: String,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            store: default_store(),
+        }
+    }
+}
+
+fn default_store() -> String {
+    "local".to_owned()
 }
 
 /// One `[models."NAME"]` entry: the seed's single `provider`/`api_model`,

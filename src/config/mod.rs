@@ -124,11 +124,14 @@ pub struct MetricsSettings {
 }
 
 /// One gateway key, as the request path sees it (the key itself is gone).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct KeyEntry {
     /// Who the caller is, for logs and metrics.
     pub name: Arc<str>,
     pub enabled: bool,
+    /// Its limits and live counters (kept across reloads that do not change
+    /// the limits).
+    pub state: Arc<crate::governance::KeyState>,
 }
 
 /// One provider's settings. Provider actors compare these to notice changes.
@@ -226,6 +229,18 @@ impl Snapshot {
         self.keys.get(&key_digest(presented))
     }
 
+    /// Keeps the live counters of keys whose limits did not change since
+    /// `previous` (a reload must not reset them).
+    pub fn adopt_counters(&mut self, previous: &Snapshot) {
+        for (digest, entry) in &mut self.keys {
+            if let Some(old) = previous.keys.get(digest) {
+                if old.state.policy() == entry.state.policy() {
+                    entry.state = old.state.clone();
+                }
+            }
+        }
+    }
+
     /// Every key's name with the first 12 hex digits of its SHA-256, sorted
     /// by name (for `llm_api_key_info`).
     pub fn key_hashes(&self) -> Vec<(Arc<str>, String)> {
@@ -253,6 +268,15 @@ impl Snapshot {
         let metrics = validate_metrics(f.metrics, &mut errs);
         let keys = validate_keys(f.api_keys, &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
+        if f.limits.store != "local" {
+            errs.push(
+                "limits.store",
+                format!(
+                    "`{}` is not available: only `local` (each replica enforces its own limits)",
+                    f.limits.store
+                ),
+            );
+        }
         let providers = validate_providers(f.providers, &routing, &mut errs);
         let models = validate_models(f.models, &providers, &routing, &mut errs);
         if !errs.0.is_empty() {
@@ -425,9 +449,19 @@ fn validate_keys(
                 format!("`{}` is already used by api_keys[{first}]", k.name),
             );
         }
+        let limit = |v: Option<i64>, what: &str, errs: &mut ConfigErrors| {
+            v.map(|n| count(n, 1..=100_000_000, &format!("{field}.{what}"), errs))
+        };
+        let policy = crate::governance::KeyPolicy {
+            models: k.models,
+            rpm: limit(k.rpm, "rpm", errs),
+            tpm: limit(k.tpm, "tpm", errs),
+            max_concurrent: limit(k.max_concurrent, "max_concurrent", errs),
+        };
         let entry = KeyEntry {
             name: k.name.into(),
             enabled: k.enabled,
+            state: Arc::new(crate::governance::KeyState::new(policy)),
         };
         if out.insert(key_digest(&k.key), entry).is_some() {
             // Never print the key itself.

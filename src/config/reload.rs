@@ -76,6 +76,7 @@ impl ConfigActor {
     fn publish(&self, mut next: Snapshot) -> u64 {
         let current = self.shared.snapshot();
         next.generation = current.generation + 1;
+        next.adopt_counters(&current);
         for setting in restart_only_changes(&current, &next) {
             tracing::warn!(setting, "config setting changed, takes effect on restart");
         }

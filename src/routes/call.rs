@@ -4,8 +4,9 @@
 
 use super::{label, read_body, ApiError, CallLabels};
 use crate::auth::Caller;
-use crate::error::{GatewayError, InboundApi};
-use crate::metrics::{CallDims, Endpoint, InFlight, Observation};
+use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::governance::{KeyState, Permit};
+use crate::metrics::{CallDims, Endpoint, InFlight, Observation, RateLimited, Recorder};
 use crate::state::Shared;
 use crate::upstream::router::{route, Routing};
 use crate::upstream::{CallRequest, ExtraHeaders, ProviderPool, Reply};
@@ -30,8 +31,7 @@ pub async fn serve(
         req.app_data::<web::Data<Shared>>(),
         req.app_data::<web::Data<ProviderPool>>(),
     ) else {
-        return GatewayError::new(crate::error::ErrorKind::Internal, "gateway state missing")
-            .response(api);
+        return GatewayError::new(ErrorKind::Internal, "gateway state missing").response(api);
     };
     let recorder = shared.recorder.clone();
     let counted = shared.call_started();
@@ -39,13 +39,17 @@ pub async fn serve(
     let mut in_flight = None;
     let mut dispatched_at = Duration::ZERO;
     let mut attempts = 0;
+    let mut limits = None;
+    let mut permit = None;
     let result = async {
         let caller = caller.map_err(|e| e.0)?;
         dims.api_key = caller.name.clone();
+        limits = Some(caller.limits.clone());
         let body = read_body(req, payload, caller.snapshot.server.max_body_bytes).await?;
         let call = prepare(&caller, body)?;
         dims.model = call.route.name.clone();
         dims.provider = call.route.owner().clone();
+        permit = Some(govern(&caller, &call.route.name, &recorder)?);
         in_flight = Some(recorder.start(&dims.provider));
         dispatched_at = started.elapsed();
         let routing = Routing {
@@ -91,6 +95,7 @@ pub async fn serve(
             if attempts > 0 {
                 add_routing_headers(resp.headers_mut(), &dims.provider, attempts);
             }
+            add_limit_headers(resp.headers_mut(), limits.as_deref());
             resp
         }
         Ok(Reply::Complete {
@@ -100,6 +105,9 @@ pub async fn serve(
             upstream,
         }) => {
             let overhead = started.elapsed().saturating_sub(upstream);
+            if let (Some(l), Some(u)) = (&limits, usage) {
+                l.charge_tokens(u.total_tokens);
+            }
             recorder.observe(Observation {
                 usage,
                 overhead: Some(overhead),
@@ -109,7 +117,9 @@ pub async fn serve(
             b.insert_header(("x-gateway-provider", &*dims.provider))
                 .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("application/json");
-            b.body(body)
+            let mut resp = b.body(body);
+            add_limit_headers(resp.headers_mut(), limits.as_deref());
+            resp
         }
         Ok(Reply::Stream {
             mut chunks,
@@ -120,9 +130,14 @@ pub async fn serve(
             let preflight = started.elapsed().saturating_sub(upstream);
             let guard: Option<InFlight> = in_flight.take();
             let provider = dims.provider.clone();
+            let key_limits = limits.clone();
             actix_web::rt::spawn(async move {
-                let _guards = (guard, counted);
+                // The permit holds the key's concurrency slot to the end.
+                let _guards = (guard, counted, permit);
                 let s = summary.await.unwrap_or_default();
+                if let (Some(l), Some(u)) = (&key_limits, s.usage) {
+                    l.charge_tokens(u.total_tokens);
+                }
                 recorder.observe(Observation {
                     dims,
                     status: 200,
@@ -138,9 +153,50 @@ pub async fn serve(
                 .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"));
-            b.streaming(futures_util::stream::poll_fn(move |cx| {
+            let mut resp = b.streaming(futures_util::stream::poll_fn(move |cx| {
                 chunks.poll_recv(cx).map(|c| c.map(Ok::<_, Infallible>))
-            }))
+            }));
+            add_limit_headers(resp.headers_mut(), limits.as_deref());
+            resp
+        }
+    }
+}
+
+/// The key's allow-list and limits: a model outside the list is a 403; a
+/// limit that refuses is a 429 with `Retry-After`.
+fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, GatewayError> {
+    if !caller.limits.policy().allows(model) {
+        return Err(GatewayError::new(
+            ErrorKind::Permission,
+            format!("This key may not use the model `{model}`."),
+        )
+        .with_param("model")
+        .with_code("model_not_allowed"));
+    }
+    caller.limits.admit().map_err(|refused| {
+        recorder.send(RateLimited {
+            api_key: caller.name.clone(),
+            limit: refused.limit.as_str(),
+        });
+        let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        GatewayError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "Rate limit reached for this key ({}); retry after {seconds}s.",
+                refused.limit.as_str()
+            ),
+        )
+        .with_code("rate_limit_exceeded")
+        .with_retry_after(Some(seconds.to_string()))
+    })
+}
+
+/// The `x-ratelimit-*` headers of a limited key.
+fn add_limit_headers(h: &mut actix_web::http::header::HeaderMap, limits: Option<&KeyState>) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    for (name, value) in limits.map(KeyState::headers).unwrap_or_default() {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /v1/models`: the models a caller can use, in OpenAI's list shape, or
 //! in Anthropic's when the caller sends `anthropic-version` (the Anthropic
-//! SDKs and Claude Code do).
+//! SDKs and Claude Code do). A key with a model allow-list sees only the
+//! models it may use.
 
 use crate::auth::Caller;
 use crate::config::ModelRoute;
@@ -13,7 +14,7 @@ pub async fn list(req: HttpRequest, caller: Caller) -> HttpResponse {
         .snapshot
         .models
         .values()
-        .filter(|m| m.enabled())
+        .filter(|m| m.enabled() && caller.limits.policy().allows(&m.name))
         .collect();
     if req.headers().contains_key("anthropic-version") {
         let data: Vec<_> = models

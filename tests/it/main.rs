@@ -10,6 +10,7 @@ mod chat_openai;
 mod cli;
 mod embeddings;
 mod errors;
+mod governance;
 mod messages;
 mod metrics;
 mod models;
