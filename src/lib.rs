@@ -4,11 +4,16 @@
 //! The path of a request: [`server`] wires actix-web workers with the
 //! [`logging`] middleware and the [`routes`]; a handler authenticates the
 //! caller ([`auth`]) against the live [`config`] snapshot ([`state`]),
-//! resolves the model, and sends an [`upstream::UpstreamCall`] to the
-//! provider's actor on its worker ([`upstream::actor`]), which encodes the
-//! request in the provider's dialect ([`protocol`]), sends it, and returns
-//! the answer in the caller's format, whole or as a stream. Errors are
-//! values ([`error`]) rendered once, in the caller's API format.
+//! resolves the model, applies the key's limits ([`governance`]), and
+//! [`upstream::router`] tries the model's targets (weights, retries,
+//! circuit breakers, fallbacks), sending each attempt to the provider's
+//! actor on its worker ([`upstream::actor`]). The actor plans the attempt
+//! ([`upstream::plan`]: pass-through or conversion through the dialects in
+//! [`protocol`]), sends it, and returns the answer in the caller's format,
+//! whole or as a stream. Every call ends in one observation for the
+//! [`metrics`] actor. Errors are values ([`error`]) rendered once, in the
+//! caller's API format. The config file is watched and reloaded live
+//! ([`config::reload`]).
 
 pub mod auth;
 pub mod config;
