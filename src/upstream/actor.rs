@@ -38,11 +38,12 @@ impl ProviderActor {
     }
 }
 
-/// The client for a provider: its timeout, a keep-alive pool, no redirects
-/// (a redirect would resend the provider key elsewhere).
+/// The client for a provider: its timeouts, a keep-alive pool, `TCP_NODELAY`,
+/// no redirects (a redirect would resend the provider key elsewhere).
 fn build_client(settings: &ProviderSettings) -> awc::Client {
     let connector = awc::Connector::new()
-        .timeout(settings.timeout.min(Duration::from_secs(10)))
+        .connector(super::connect::NoDelay::default())
+        .timeout(settings.connect_timeout)
         .conn_keep_alive(Duration::from_secs(60))
         .limit(0);
     awc::Client::builder()

@@ -9,6 +9,7 @@
 
 pub mod actor;
 pub mod breaker;
+pub mod connect;
 pub mod exchange;
 pub mod mock;
 pub mod plan;
