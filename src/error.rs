@@ -209,11 +209,12 @@ impl GatewayError {
     }
 
     /// The HTTP status in the caller's API: Anthropic callers get 529 for
-    /// an overloaded upstream, which Claude Code and the Anthropic SDKs
-    /// treat as "overloaded, retrying" (PROTOCOLS.md §5.6).
+    /// an overloaded upstream or an unavailable gateway, which Claude Code
+    /// and the Anthropic SDKs treat as "overloaded, retrying" (PROTOCOLS.md
+    /// §5.6).
     pub fn status_in(&self, api: InboundApi) -> StatusCode {
         match (api, self.kind) {
-            (InboundApi::Anthropic, ErrorKind::Upstream(503 | 529)) => {
+            (InboundApi::Anthropic, ErrorKind::Upstream(503 | 529) | ErrorKind::Unavailable) => {
                 StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
             }
             _ => self.status(),
