@@ -14,6 +14,8 @@ pub mod openai;
 pub mod openai_stream;
 pub mod raw;
 pub mod sse;
+#[cfg(test)]
+pub mod testing;
 
 use crate::error::GatewayError;
 use openai::{ChatChunk, Usage};

@@ -349,7 +349,6 @@ struct WireFunction<'a> {
 mod tests {
     use super::*;
     use crate::protocol::openai::ToolCall;
-    use crate::protocol::sse::SseParser;
 
     const PLAIN: &str = include_str!("../../tests/fixtures/openai/chat_stream.sse");
     const WORKED: &str =
@@ -379,51 +378,11 @@ mod tests {
         ("cut", CUT),
     ];
 
-    #[derive(Debug, PartialEq)]
-    struct Run {
-        chunks: Vec<ChatChunk>,
-        end: Result<(), GatewayError>,
-        usage: Option<Usage>,
-    }
+    use crate::protocol::testing::{run_decoder, StreamRun as Run};
 
-    /// Feeds `sse` through [`SseParser`] in reads of `piece` bytes.
+    /// Feeds `sse` through the SSE parser in reads of `piece` bytes.
     fn run_in(sse: &[u8], piece: usize) -> Run {
-        let mut parser = SseParser::new();
-        let mut dec = OpenAiChunkDecoder::new();
-        let mut chunks = Vec::new();
-        let mut events = Vec::new();
-        let mut end = Ok(());
-        'reads: for read in sse.chunks(piece.max(1)) {
-            parser.feed(read, &mut events);
-            for ev in events.drain(..) {
-                match dec.feed(&ev) {
-                    Ok(c) => chunks.extend(c),
-                    Err(e) => {
-                        end = Err(e);
-                        break 'reads;
-                    }
-                }
-            }
-        }
-        if end.is_ok() {
-            if let Some(ev) = parser.finish() {
-                match dec.feed(&ev) {
-                    Ok(c) => chunks.extend(c),
-                    Err(e) => end = Err(e),
-                }
-            }
-        }
-        if end.is_ok() {
-            match dec.finish() {
-                Ok(c) => chunks.extend(c),
-                Err(e) => end = Err(e),
-            }
-        }
-        Run {
-            chunks,
-            end,
-            usage: dec.usage(),
-        }
+        run_decoder(OpenAiChunkDecoder::new(), sse, piece)
     }
 
     fn run(sse: &str) -> Run {

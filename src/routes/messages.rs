@@ -65,21 +65,31 @@ fn call(
     })
 }
 
+async fn handle(
+    req: HttpRequest,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+    endpoint: Endpoint,
+    operation: Operation,
+) -> HttpResponse {
+    serve(
+        &req,
+        caller,
+        payload,
+        endpoint,
+        InboundApi::Anthropic,
+        |c, body| call(&req, c, body, operation),
+    )
+    .await
+}
+
 /// `POST /v1/messages`.
 pub async fn create(
     req: HttpRequest,
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
-    serve(
-        &req,
-        caller,
-        payload,
-        Endpoint::Messages,
-        InboundApi::Anthropic,
-        |c, body| call(&req, c, body, Operation::Chat),
-    )
-    .await
+    handle(req, caller, payload, Endpoint::Messages, Operation::Chat).await
 }
 
 /// `POST /v1/messages/count_tokens`: exact from Anthropic providers, a
@@ -89,13 +99,12 @@ pub async fn count_tokens(
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
-    serve(
-        &req,
+    handle(
+        req,
         caller,
         payload,
         Endpoint::CountTokens,
-        InboundApi::Anthropic,
-        |c, body| call(&req, c, body, Operation::CountTokens),
+        Operation::CountTokens,
     )
     .await
 }

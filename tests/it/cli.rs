@@ -2,19 +2,8 @@
 
 use crate::common::*;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
-    // Tests must not inherit a developer's overrides.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("LLM_GATEWAY") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
 
 fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     let p = dir.path().join("config.toml");
@@ -88,40 +77,6 @@ fn help_and_version() {
     );
 }
 
-/// A running gateway process, killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Polls `/ready` until the process serves (bounded), failing if it exits.
-async fn wait_ready(p: &mut Proc, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = format!("http://127.0.0.1:{port}/ready");
-    loop {
-        if let Ok(r) = client().get(&url).send().await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        assert!(p.0.try_wait().unwrap().is_none(), "gateway exited early");
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn env_overrides_set_the_port_and_the_provider_key() {
     let up = MockUpstream::always(MockReply::json(fixture("openai/chat_completion.json")));
@@ -140,7 +95,7 @@ async fn env_overrides_set_the_port_and_the_provider_key() {
             .spawn()
             .unwrap(),
     );
-    wait_ready(&mut proc, port).await;
+    proc.wait_ready(port).await;
     let resp = client()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth("sk-test")
@@ -169,7 +124,7 @@ async fn without_a_config_the_demo_serves_and_says_so_loudly() {
             .spawn()
             .unwrap(),
     );
-    wait_ready(&mut proc, port).await;
+    proc.wait_ready(port).await;
     let v: serde_json::Value = client()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth("sk-gateway-demo")
@@ -201,7 +156,7 @@ async fn sighup_reloads_the_config() {
             .spawn()
             .unwrap(),
     );
-    wait_ready(&mut proc, port).await;
+    proc.wait_ready(port).await;
     let generation = || async {
         let v: serde_json::Value = client()
             .get(format!("http://127.0.0.1:{port}/ready"))
@@ -215,11 +170,7 @@ async fn sighup_reloads_the_config() {
     };
     assert_eq!(generation().await, 1);
     // The file is unchanged: only the signal can cause this reload.
-    let status = Command::new("kill")
-        .args(["-HUP", &proc.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    proc.signal("-HUP");
     let deadline = Instant::now() + Duration::from_secs(15);
     while generation().await < 2 {
         assert!(Instant::now() < deadline, "SIGHUP did not reload");

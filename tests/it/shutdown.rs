@@ -5,19 +5,10 @@ use crate::common::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start(upstream: &str, drain_seconds: u32) -> (Proc, u16, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -27,16 +18,8 @@ fn start(upstream: &str, drain_seconds: u32) -> (Proc, u16, tempfile::TempDir) {
         &format!("[server]\nshutdown_timeout_seconds = {drain_seconds}\n"),
     );
     std::fs::write(&path, text).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-gateway"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("LLM_GATEWAY")) {
-        cmd.env_remove(k);
-    }
-    let child = cmd
+    let port = free_port();
+    let child = bin()
         .arg("--config")
         .arg(&path)
         .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
@@ -46,32 +29,6 @@ fn start(upstream: &str, drain_seconds: u32) -> (Proc, u16, tempfile::TempDir) {
         .spawn()
         .unwrap();
     (Proc(child), port, dir)
-}
-
-async fn wait_ready(p: &mut Proc, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = client()
-            .get(format!("http://127.0.0.1:{port}/ready"))
-            .send()
-            .await
-        {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        assert!(p.0.try_wait().unwrap().is_none(), "gateway exited early");
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn sigterm(p: &Proc) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &p.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
 }
 
 /// Waits (bounded) for the process to exit and returns its exit code.
@@ -116,7 +73,7 @@ async fn sigterm_turns_ready_off_refuses_new_connections_and_lets_the_stream_fin
         ..MockReply::sse("")
     });
     let (mut proc, port, _dir) = start(&up.url("/v1"), 20);
-    wait_ready(&mut proc, port).await;
+    proc.wait_ready(port).await;
     let mut open_conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
     open_conn
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -131,7 +88,7 @@ async fn sigterm_turns_ready_off_refuses_new_connections_and_lets_the_stream_fin
         .unwrap();
     let mut text = String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()).to_string();
 
-    sigterm(&proc);
+    proc.signal("-TERM");
     // Readiness turns off at once (asked on a connection opened before).
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut status = ready_on(&mut open_conn);
@@ -185,7 +142,7 @@ async fn a_stream_still_open_at_the_drain_deadline_gets_an_error_event_and_the_p
         ..MockReply::sse("")
     });
     let (mut proc, port, _dir) = start(&up.url("/v1"), 1);
-    wait_ready(&mut proc, port).await;
+    proc.wait_ready(port).await;
     let mut stream = client()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .bearer_auth("sk-test")
@@ -194,7 +151,7 @@ async fn a_stream_still_open_at_the_drain_deadline_gets_an_error_event_and_the_p
         .await
         .unwrap();
     let mut text = String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()).to_string();
-    sigterm(&proc);
+    proc.signal("-TERM");
     while let Ok(Some(c)) = stream.chunk().await {
         text.push_str(&String::from_utf8_lossy(&c));
     }

@@ -143,71 +143,15 @@ fn status_for_error_type(kind: &str) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::GatewayError;
-    use crate::protocol::openai::{ChatChunk, FinishReason, PromptTokensDetails, Usage};
-    use crate::protocol::sse::SseParser;
-    use crate::protocol::ChunkDecoder;
+    use crate::protocol::openai::{FinishReason, PromptTokensDetails, Usage};
 
-    /// What one run of a stream through the converter produced: the chunks
-    /// until the first error, and how it ended.
-    pub(super) struct StreamRun {
-        pub chunks: Vec<ChatChunk>,
-        pub end: Result<(), GatewayError>,
-        pub usage: Option<Usage>,
-    }
+    pub(super) use crate::protocol::testing::{damaged, StreamRun};
 
-    /// Feeds `sse` to a fresh converter through [`SseParser`] in reads of
+    /// Feeds `sse` to a fresh converter through the SSE parser in reads of
     /// `piece` bytes.
     pub(super) fn run_stream(ctx: &ResponseContext, sse: &[u8], piece: usize) -> StreamRun {
-        let mut parser = SseParser::new();
-        let mut conv = AnthropicToOpenAi::new(ctx.clone(), 1_730_000_000);
-        let mut chunks = Vec::new();
-        let mut events = Vec::new();
-        let mut end = Ok(());
-        'reads: for read in sse.chunks(piece.max(1)) {
-            parser.feed(read, &mut events);
-            for ev in events.drain(..) {
-                match conv.feed(&ev) {
-                    Ok(c) => chunks.extend(c),
-                    Err(e) => {
-                        end = Err(e);
-                        break 'reads;
-                    }
-                }
-            }
-        }
-        if end.is_ok() {
-            if let Some(ev) = parser.finish() {
-                match conv.feed(&ev) {
-                    Ok(c) => chunks.extend(c),
-                    Err(e) => end = Err(e),
-                }
-            }
-        }
-        if end.is_ok() {
-            match conv.finish() {
-                Ok(c) => chunks.extend(c),
-                Err(e) => end = Err(e),
-            }
-        }
-        StreamRun {
-            chunks,
-            end,
-            usage: conv.usage(),
-        }
-    }
-
-    /// Every prefix of `input`, then `input` with one byte changed at each
-    /// position (the change rotates between flipping bit 0, bit 5, bit 7 and
-    /// all bits): a deterministic stand-in for fuzzing.
-    pub(super) fn damaged(input: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
-        let truncated = (0..input.len()).map(|n| input[..n].to_vec());
-        let flipped = (0..input.len()).map(|i| {
-            let mut v = input.to_vec();
-            v[i] ^= [0x01, 0x20, 0x80, 0xff][i % 4];
-            v
-        });
-        truncated.chain(flipped)
+        let conv = AnthropicToOpenAi::new(ctx.clone(), 1_730_000_000);
+        crate::protocol::testing::run_decoder(conv, sse, piece)
     }
 
     #[test]

@@ -168,18 +168,7 @@ mod tests {
     use super::*;
     use crate::protocol::openai::PromptTokensDetails;
 
-    /// Every prefix of `input`, then `input` with one byte changed at each
-    /// position (rotating between flipping bit 0, bit 5, bit 7 and all bits):
-    /// a deterministic stand-in for fuzzing.
-    pub(super) fn damaged(input: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
-        let truncated = (0..input.len()).map(|n| input[..n].to_vec());
-        let flipped = (0..input.len()).map(|i| {
-            let mut v = input.to_vec();
-            v[i] ^= [0x01, 0x20, 0x80, 0xff][i % 4];
-            v
-        });
-        truncated.chain(flipped)
-    }
+    pub(super) use crate::protocol::testing::damaged;
 
     #[test]
     fn finish_reasons_map_to_stop_reasons() {

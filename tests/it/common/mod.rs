@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod process;
+pub use process::{bin, free_port, Proc};
+
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::Bytes;
 use llm_gateway::config::load::load_str;
