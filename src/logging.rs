@@ -121,6 +121,7 @@ impl AccessLine {
                 api_key = %l.api_key,
                 model = %l.model,
                 provider = %l.provider,
+                attempts = l.attempts,
                 duration_ms,
                 completed,
                 "request"
