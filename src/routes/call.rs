@@ -64,7 +64,8 @@ pub async fn serve(
         routed.result
     }
     .await;
-    if attempts > 0 {
+    // Every authenticated call gets its labels on the access log line.
+    if &*dims.api_key != crate::metrics::UNKNOWN {
         label(
             req,
             CallLabels {
