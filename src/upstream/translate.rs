@@ -76,8 +76,9 @@ impl Translator for OpenAiPassThrough {
             out.put_slice(sse::DONE);
             return Ok(Flow::Done);
         }
-        // Only chunks that name usage are parsed; content chunks pass untouched.
-        if data.contains("\"usage\"") {
+        // Only chunks that carry a usage object are parsed; content chunks
+        // (`"usage": null` when usage was asked for) pass untouched.
+        if has_usage_object(data) {
             if let Ok(probe) = serde_json::from_str::<UsageProbe>(data) {
                 if let Some(u) = probe.usage {
                     self.usage = Some(u);
@@ -108,6 +109,16 @@ impl Translator for OpenAiPassThrough {
     fn usage(&self) -> Option<Usage> {
         self.usage
     }
+}
+
+/// Whether a chunk has `"usage": {…}` (not `null`), without parsing it.
+fn has_usage_object(data: &str) -> bool {
+    data.match_indices("\"usage\"").any(|(i, m)| {
+        data[i + m.len()..]
+            .trim_start()
+            .strip_prefix(':')
+            .is_some_and(|rest| rest.trim_start().starts_with('{'))
+    })
 }
 
 /// The error an upstream sent inside its stream (status unknown: counted as
@@ -328,6 +339,19 @@ mod tests {
         assert!(String::from_utf8(out.to_vec())
             .unwrap()
             .contains("prompt_tokens"));
+    }
+
+    #[test]
+    fn only_usage_objects_are_probed() {
+        assert!(has_usage_object(
+            r#"{"choices":[],"usage": {"total_tokens":1}}"#
+        ));
+        assert!(!has_usage_object(
+            r#"{"choices":[{"delta":{}}],"usage":null}"#
+        ));
+        assert!(!has_usage_object(
+            r#"{"choices":[{"delta":{"content":"\"usage\""}}]}"#
+        ));
     }
 
     #[test]

@@ -95,3 +95,28 @@ def test_streamed_tool_calls_reassemble_into_valid_json(kind, fixture_file):
             assert final.choices[0].finish_reason == "tool_calls"
     finally:
         up.close()
+
+
+def test_embeddings_create_through_the_mock_provider_and_an_openai_upstream():
+    def respond(path, headers, body):
+        assert path == "/v1/embeddings"
+        return 200, {"content-type": "application/json"}, fixture("embeddings/openai_response.json").encode()
+
+    up = MockUpstream(respond)
+    try:
+        with running_gateway(config([("openai", "emb", up.url + "/v1")])) as base:
+            c = client(base)
+            r = c.embeddings.create(model="demo", input=["alpha", "beta", "alpha"])
+            vectors = [d.embedding for d in r.data]
+            assert len(vectors) == 3 and vectors[0] == vectors[2] and vectors[0] != vectors[1]
+            assert abs(sum(x * x for x in vectors[0]) - 1.0) < 1e-4
+            assert r.usage.prompt_tokens > 0
+
+            # The SDK asks for base64 by default and decodes it itself.
+            r = c.embeddings.create(model="emb-model", input="hello")
+            expected = json.loads(fixture("embeddings/openai_response.json"))
+            assert len(r.data) == len(expected["data"])
+            sent = json.loads(up.requests[-1]["body"])
+            assert sent["model"] == "upstream-emb" and sent["input"] == "hello"
+    finally:
+        up.close()

@@ -239,3 +239,47 @@ async fn n_greater_than_one_is_a_clear_400() {
     assert_eq!(v["error"]["param"], "n");
     assert!(up.requests().is_empty());
 }
+
+#[tokio::test]
+async fn json_mode_stop_sequences_and_max_tokens_come_back_as_openai_expects() {
+    let cases = [
+        (
+            "anthropic/response_json_mode.json",
+            json!({"type": "json_object"}),
+            "stop",
+        ),
+        ("anthropic/response_stop_sequence.json", Value::Null, "stop"),
+        ("anthropic/response_max_tokens.json", Value::Null, "length"),
+    ];
+    for (file, format, finish) in cases {
+        let (up, gw) = start(MockReply::json(fixture(file)));
+        let mut body = json!({"model": "m", "stop": ["\n", "END"], "messages": [{"role": "user", "content": "Give me JSON"}]});
+        if !format.is_null() {
+            body["response_format"] = format.clone();
+        }
+        let v: Value = gw
+            .post("/v1/chat/completions", "sk-test", &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["choices"][0]["finish_reason"], finish, "{file}");
+        let sent = up.single().json();
+        assert_eq!(
+            sent["stop_sequences"],
+            json!(["END"]),
+            "E14: blank stop sequences dropped"
+        );
+        if !format.is_null() {
+            let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+            assert!(
+                serde_json::from_str::<Value>(content).is_ok_and(|c| c.is_object()),
+                "{content}"
+            );
+            assert!(
+                sent["tool_choice"]["type"] == "tool",
+                "the JSON tool is forced: {sent}"
+            );
+        }
+    }
+}

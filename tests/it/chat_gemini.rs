@@ -185,3 +185,24 @@ async fn http_image_urls_are_refused_without_fetching() {
     assert_eq!(resp.status(), 400);
     assert!(up.requests().is_empty());
 }
+
+#[tokio::test]
+async fn data_url_images_go_inline_and_max_tokens_stops_are_length() {
+    let (up, gw) = start(MockReply::json(fixture("gemini/response_max_tokens.json")));
+    let body = json!({"model": "m", "max_completion_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/jpg;base64,/9j/4AAQ"}}]}]});
+    let v: Value = gw
+        .post("/v1/chat/completions", "sk-test", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    let sent = up.single().json();
+    assert_eq!(sent["generationConfig"]["maxOutputTokens"], 5);
+    assert_eq!(
+        sent["contents"][0]["parts"][1]["inlineData"],
+        json!({"mimeType": "image/jpeg", "data": "/9j/4AAQ"})
+    );
+}

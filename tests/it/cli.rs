@@ -181,3 +181,61 @@ async fn sighup_reloads_the_config() {
         "SIGHUP must not stop the gateway"
     );
 }
+
+#[tokio::test]
+async fn json_logs_have_one_object_per_line_with_the_call_and_never_the_key_or_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = openai_config("http://127.0.0.1:9", "").replace(
+        "log_level = \"warn\"",
+        "log_level = \"info\"\nlog_format = \"json\"",
+    );
+    let p = write_config(&dir, &text);
+    let port = free_port();
+    let log = dir.path().join("out.log");
+    let mut proc = Proc(
+        bin()
+            .arg("--config")
+            .arg(&p)
+            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
+            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    proc.wait_ready(port).await;
+    let resp = client()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .header("x-request-id", "req-abc-123")
+        .json(&json!({"model": "demo", "messages": [{"role": "user", "content": "secret prompt words"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("x-request-id").unwrap(), "req-abc-123");
+    resp.text().await.unwrap();
+    // The access line is written when the response body is done; poll the file.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let out = std::fs::read_to_string(&log).unwrap();
+        if let Some(l) = out.lines().find(|l| l.contains("req-abc-123")) {
+            assert!(
+                !out.contains("sk-test") && !out.contains("secret prompt"),
+                "{out}"
+            );
+            for l in out.lines() {
+                serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            }
+            break l.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no access line in:\n{out}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["request_id"], "req-abc-123");
+    assert_eq!(v["api_key"], "team-a");
+    assert_eq!(v["model"], "demo");
+    assert_eq!(v["provider"], "mock");
+    assert_eq!(v["status"], 200);
+    assert!(v["duration_ms"].is_number());
+}
