@@ -100,11 +100,14 @@ def main():
         targets.append({"target": label, "met": bool(ok), "detail": detail})
 
     m = machine()
+    start = g("machine", "loadavg", "start")
+    m["loadavg_at_start"] = start["loadavg"] if start else None
     md.append(f"## Run {os.path.basename(args.raw)} ({args.mode})\n")
     md.append(f"Commit `{args.commit}` · {m['nproc']} CPUs ({m['cpu']}) · kernel {m['kernel']} · "
               f"gateway `workers = 1` pinned to CPU 1; mock upstream (nginx, canned fixtures) and "
               f"load generator (wrk, oha) pinned to CPU 0 · {args.conns} connections · "
-              f"{args.duration} s per saturation run.\n")
+              f"{args.duration} s per saturation run · load average {m['loadavg_at_start']} at the start, "
+              f"{' '.join(m['loadavg_at_report'])} at the end (the suite itself keeps about 2 busy).\n")
 
     # 1. Throughput
     md.append("### Non-streaming throughput (saturation)\n")
@@ -212,7 +215,7 @@ def main():
     md.append("|---|---:|---:|")
     labels = {"idle": "idle, started, no request yet", "after_throughput": "after non-streaming saturation runs",
               "after_small_load": "after latency and streaming runs",
-              "idle_after_load": "idle again, after the open streams closed"}
+              }
     for name, label in labels.items():
         r = g("rss", name, "gateway")
         need("rss", name, "gateway", r and r["rss_kb"])
@@ -223,6 +226,10 @@ def main():
         need("open_streams", op["streams"], "gateway", op["rss_open_kb"])
         md.append(f"| {op['streams']:,} streams open at once ({op['open_at_sample']:,} open when sampled; {op['completed']:,} completed, {op['bad']} failed) | "
                   f"{fmt(mb(op['rss_open_kb']), 1)} | {fmt(mb(op['hwm_kb']), 1)} |")
+    r = g("rss", "idle_after_load", "gateway")
+    need("rss", "idle_after_load", "gateway", r and r["rss_kb"])
+    if r:
+        md.append(f"| idle again, after the open streams closed | {fmt(mb(r['rss_kb']), 1)} | {fmt(mb(r['hwm_kb']), 1)} |")
     soak = [r["data"] for r in rows if r["kind"] == "soak"]
     for s in soak:
         md.append(f"| after {s['requests']:,} mixed requests (soak) | {fmt(mb(s['rss_kb']), 1)} | {fmt(mb(s['hwm_kb']), 1)} |")
