@@ -15,6 +15,9 @@ use bytes::Bytes;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
+/// The largest body read (and discarded) before refusing an unknown key.
+const REFUSED_BODY_LIMIT: usize = 64 * 1024;
+
 /// Serves one LLM call; `prepare` turns the caller and body into the
 /// upstream call (routing, validation) and is the only endpoint-specific
 /// part.
@@ -42,7 +45,15 @@ pub async fn serve(
     let mut limits = None;
     let mut permit = None;
     let result = async {
-        let caller = caller.map_err(|e| e.0)?;
+        let caller = match caller {
+            Ok(c) => c,
+            Err(e) => {
+                // Read a small body anyway: an unread body closes the
+                // connection, which costs a refused caller a reconnect.
+                let _ = read_body(req, payload, REFUSED_BODY_LIMIT).await;
+                return Err(e.0);
+            }
+        };
         dims.api_key = caller.name.clone();
         limits = Some(caller.limits.clone());
         let body = read_body(req, payload, caller.snapshot.server.max_body_bytes).await?;

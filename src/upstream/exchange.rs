@@ -21,6 +21,9 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_ERROR_BYTES: usize = 256 * 1024;
 /// Quiet time after which an Anthropic caller gets an `event: ping`.
 const PING_EVERY: Duration = Duration::from_secs(10);
+/// What is read after a stream's terminator to keep its connection.
+const DRAIN_BYTES: usize = 64 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
 /// Stream chunks buffered between the pump and the caller's connection.
 const STREAM_BUFFER: usize = 16;
 
@@ -229,6 +232,21 @@ where
         Ok(())
     }
 
+    /// Reads the rest of a finished body (bounded in bytes and time), so
+    /// the connection can be reused; gives up quietly otherwise.
+    async fn drain(&mut self) {
+        let mut left = DRAIN_BYTES;
+        let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+        while let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout_at(deadline, self.response.next()).await
+        {
+            left = match left.checked_sub(chunk.len()) {
+                Some(l) => l,
+                None => return,
+            };
+        }
+    }
+
     fn translate(&mut self) -> Result<(), GatewayError> {
         for ev in self.events.drain(..) {
             if self.done {
@@ -300,6 +318,13 @@ where
             Some(e.kind)
         }
     };
+    // The caller has everything: end their stream now, then read what is
+    // left of a completed upstream body (after `[DONE]` or `message_stop`)
+    // so that its connection goes back to the pool instead of closing.
+    drop(tx);
+    if error.is_none() {
+        stream.drain().await;
+    }
     StreamSummary {
         usage: stream.translator.usage(),
         error,

@@ -70,3 +70,17 @@ async fn health_and_ready_need_no_key() {
     let r = client().get(gw.url("/ready")).send().await.unwrap();
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test]
+async fn a_refused_key_keeps_the_connection_open() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let resp = gw.post("/v1/chat/completions", "sk-nope", &body()).await;
+    assert_eq!(resp.status(), 401);
+    assert_ne!(
+        resp.headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close"),
+        "the body was read, so keep-alive holds"
+    );
+}

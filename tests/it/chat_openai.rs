@@ -162,3 +162,23 @@ async fn mock_provider_echoes_and_streams_word_by_word() {
     assert_eq!(words, ["one ", "two ", "three"]);
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
 }
+
+#[tokio::test]
+async fn finished_streams_give_their_upstream_connection_back_to_the_pool() {
+    let up = MockUpstream::always(MockReply::sse(&fixture("openai/chat_stream.sse")));
+    let config = openai_config(&up.url("/v1"), "").replace("[server]\n", "[server]\nworkers = 1\n");
+    let gw = TestGateway::start(&config);
+    for _ in 0..3 {
+        let data = sse_data(
+            gw.post("/v1/chat/completions", "sk-test", &chat(true))
+                .await,
+        )
+        .await;
+        assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    }
+    let peers: Vec<_> = up.requests().iter().map(|r| r.peer).collect();
+    assert!(
+        peers.windows(2).all(|w| w[0] == w[1]),
+        "one reused connection: {peers:?}"
+    );
+}

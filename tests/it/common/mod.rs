@@ -108,6 +108,8 @@ pub struct Recorded {
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// The client's address: the same port means the same connection.
+    pub peer: Option<SocketAddr>,
 }
 
 impl Recorded {
@@ -302,6 +304,7 @@ async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> Ht
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
         body,
+        peer: req.peer_addr(),
     };
     let reply = (state.responder)(&recorded);
     state.requests.lock().expect("lock").push(recorded);
