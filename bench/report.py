@@ -196,6 +196,20 @@ def main():
             md.append(f"| {'100 KB' if size == '100k' else '1 MB'} | {name} | {fmt(rd)} | {fmt(rg)} | **{fmt(ratio(rg, rd), 2)}×** | {cpu(gw)} |")
     md.append("")
 
+    # Features on the hot path
+    base, lim, nom = (g("features", "openai", t) for t in ("gateway", "gateway_limits", "gateway_nometrics"))
+    if base or lim or nom:
+        md.append("### Cost of per-key limits and of metrics (OpenAI pass-through, same run)\n")
+        md.append("| gateway | req/s | vs plain | gateway CPU per request (core busy) |")
+        md.append("|---|---:|---:|---:|")
+        rb = need("features", "openai", "gateway", rps(base))
+        for label, d in (("plain (metrics on, key without limits)", base),
+                         ("key with rpm, tpm, max_concurrent and an allow-list", lim),
+                         ("metrics off", nom)):
+            r = need("features", "openai", label, rps(d))
+            md.append(f"| {label} | {fmt(r)} | {fmt(ratio(r, rb), 2)}× | {cpu(d)} |")
+        md.append("")
+
     # 5. Invalid keys
     md.append("### Invalid-key flood\n")
     d, gw = g("invalid_key", "flood", "direct"), g("invalid_key", "flood", "gateway")
