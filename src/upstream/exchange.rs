@@ -187,6 +187,9 @@ struct UpstreamStream<S> {
     out: BytesMut,
     /// The upstream stream is over (terminator or end of body).
     done: bool,
+    /// The body ended: it must not be polled again (awc's payload is not
+    /// fused and panics when polled after its end).
+    eof: bool,
     /// Time spent parsing and translating.
     busy: Duration,
 }
@@ -203,13 +206,14 @@ where
             translator,
             out: BytesMut::new(),
             done: false,
+            eof: false,
             busy: Duration::ZERO,
         }
     }
 
     /// Reads until there is output for the caller or the stream is over.
     async fn fill(&mut self) -> Result<(), GatewayError> {
-        while self.out.is_empty() && !self.done {
+        while self.out.is_empty() && !self.done && !self.eof {
             match self.response.next().await {
                 Some(Ok(chunk)) => {
                     let t = Instant::now();
@@ -218,8 +222,12 @@ where
                     self.busy += t.elapsed();
                     r?;
                 }
-                Some(Err(e)) => return Err(payload_error(e)),
+                Some(Err(e)) => {
+                    self.eof = true;
+                    return Err(payload_error(e));
+                }
                 None => {
+                    self.eof = true;
                     self.events.extend(self.parser.finish());
                     self.translate()?;
                     if !self.done {
@@ -237,13 +245,15 @@ where
     async fn drain(&mut self) {
         let mut left = DRAIN_BYTES;
         let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-        while let Ok(Some(Ok(chunk))) =
-            tokio::time::timeout_at(deadline, self.response.next()).await
-        {
-            left = match left.checked_sub(chunk.len()) {
-                Some(l) => l,
-                None => return,
-            };
+        while !self.eof {
+            match tokio::time::timeout_at(deadline, self.response.next()).await {
+                Ok(Some(Ok(chunk))) => match left.checked_sub(chunk.len()) {
+                    Some(l) => left = l,
+                    None => return,
+                },
+                Ok(None | Some(Err(_))) => self.eof = true,
+                Err(_) => return,
+            }
         }
     }
 
