@@ -66,13 +66,13 @@ impl Gateway {
             let addr = metrics::MetricsActor::new(families).start();
             addr.do_send(metrics::key_info(&snapshot));
             addr.do_send(metrics::Reloaded { success: true });
-            metrics::Recorder::new(Some(addr))
+            metrics::MetricsHandle::new(Some(addr))
         } else {
-            metrics::Recorder::default()
+            metrics::MetricsHandle::default()
         };
         let shared = Arc::new(state::Shared::new(snapshot, recorder));
         shared
-            .recorder
+            .metrics
             .send(metrics::targets(&shared.snapshot(), &shared.breakers));
         if let Some(path) = config_file {
             use actix::Actor;

@@ -5,7 +5,8 @@
 //! HTTP request by route template. The [`MetricsActor`] (one per process)
 //! owns the `llm_*` families, registered in the same registry, and receives
 //! one [`Observation`] per LLM call, sent fire-and-forget from the request
-//! path.
+//! path; each worker's [`Recorder`] batches them, so a call costs a push on
+//! the worker, not a wake-up of the actor's thread.
 //!
 //! Label values are bounded: `api_key` is a key's configured name (`unknown`
 //! when the key is not known), `model` a configured model name (`unknown`
@@ -17,6 +18,8 @@ use crate::error::ErrorKind;
 use crate::protocol::openai::Usage;
 use actix::prelude::*;
 use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,16 +87,6 @@ pub struct Observation {
     /// `None` when the call never reached a provider.
     pub overhead: Option<Duration>,
 }
-
-/// A call to `provider` started (in-flight gauge).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct Started(pub Arc<str>);
-
-/// A call to `provider` ended (in-flight gauge).
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct Ended(pub Arc<str>);
 
 /// The result of a config reload.
 #[derive(Debug, Clone, Message)]
@@ -336,20 +329,6 @@ impl Handler<Observation> for MetricsActor {
     }
 }
 
-impl Handler<Started> for MetricsActor {
-    type Result = ();
-    fn handle(&mut self, Started(p): Started, _: &mut Self::Context) {
-        self.families.in_flight.with_label_values(&[&*p]).inc();
-    }
-}
-
-impl Handler<Ended> for MetricsActor {
-    type Result = ();
-    fn handle(&mut self, Ended(p): Ended, _: &mut Self::Context) {
-        self.families.in_flight.with_label_values(&[&*p]).dec();
-    }
-}
-
 impl Handler<Reloaded> for MetricsActor {
     type Result = ();
     fn handle(&mut self, r: Reloaded, _: &mut Self::Context) {
@@ -463,32 +442,18 @@ pub fn targets(snapshot: &Snapshot, breakers: &crate::upstream::breaker::Breaker
     Targets(all)
 }
 
-/// Where a handler sends observations: nowhere when metrics are disabled.
+/// Process-level access to the metrics actor (config reloads, target
+/// health at load time): messages go straight to the actor.
 #[derive(Clone, Default)]
-pub struct Recorder(Option<Addr<MetricsActor>>);
+pub struct MetricsHandle(Option<Addr<MetricsActor>>);
 
-impl Recorder {
-    /// A recorder sending to `addr`.
+impl MetricsHandle {
+    /// A handle on `addr` (none: metrics are disabled).
     pub fn new(addr: Option<Addr<MetricsActor>>) -> Self {
         Self(addr)
     }
 
-    /// Records a finished call.
-    pub fn observe(&self, o: Observation) {
-        if let Some(a) = &self.0 {
-            a.do_send(o);
-        }
-    }
-
-    /// Marks a call to `provider` in flight; the returned guard ends it.
-    pub fn start(&self, provider: &Arc<str>) -> InFlight {
-        if let Some(a) = &self.0 {
-            a.do_send(Started(provider.clone()));
-        }
-        InFlight(self.0.clone().map(|a| (a, provider.clone())))
-    }
-
-    /// Sends any other message to the actor.
+    /// Sends a message to the actor.
     pub fn send<M>(&self, m: M)
     where
         M: Message<Result = ()> + Send + 'static,
@@ -498,15 +463,115 @@ impl Recorder {
             a.do_send(m);
         }
     }
+
+    /// A recorder for one worker.
+    pub fn recorder(&self) -> Recorder {
+        Recorder(Rc::new(Buffer {
+            addr: self.0.clone(),
+            events: RefCell::new(Vec::new()),
+        }))
+    }
+}
+
+/// One thing the request path reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Observed(Observation),
+    Started(Arc<str>),
+    Ended(Arc<str>),
+    Retried(Retried),
+    FellBack(FellBack),
+    TargetHealth(TargetHealth),
+    RateLimited(RateLimited),
+}
+
+/// Events of one worker, delivered together: one cross-thread wake-up per
+/// batch instead of one per call.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Batch(pub Vec<Event>);
+
+impl Handler<Batch> for MetricsActor {
+    type Result = ();
+    fn handle(&mut self, Batch(events): Batch, ctx: &mut Self::Context) {
+        for e in events {
+            match e {
+                Event::Observed(o) => self.families.observe(&o),
+                Event::Started(p) => self.families.in_flight.with_label_values(&[&*p]).inc(),
+                Event::Ended(p) => self.families.in_flight.with_label_values(&[&*p]).dec(),
+                Event::Retried(r) => self.handle(r, ctx),
+                Event::FellBack(f) => self.handle(f, ctx),
+                Event::TargetHealth(t) => self.handle(t, ctx),
+                Event::RateLimited(r) => self.handle(r, ctx),
+            }
+        }
+    }
+}
+
+/// How long a worker holds events before sending them.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+/// A batch this large is sent at once.
+const FLUSH_AT: usize = 512;
+
+struct Buffer {
+    addr: Option<Addr<MetricsActor>>,
+    events: RefCell<Vec<Event>>,
+}
+
+/// Where a worker's handlers report (nothing when metrics are disabled):
+/// events are buffered on the worker and sent to the actor in batches,
+/// at most [`FLUSH_EVERY`] late.
+#[derive(Clone)]
+pub struct Recorder(Rc<Buffer>);
+
+impl Recorder {
+    /// Reports one event.
+    pub fn record(&self, event: Event) {
+        if self.0.addr.is_none() {
+            return;
+        }
+        let len = {
+            let mut events = self.0.events.borrow_mut();
+            events.push(event);
+            events.len()
+        };
+        if len >= FLUSH_AT {
+            self.flush();
+        } else if len == 1 {
+            let me = self.clone();
+            actix_web::rt::spawn(async move {
+                actix_web::rt::time::sleep(FLUSH_EVERY).await;
+                me.flush();
+            });
+        }
+    }
+
+    fn flush(&self) {
+        let events = std::mem::take(&mut *self.0.events.borrow_mut());
+        if let (Some(a), false) = (&self.0.addr, events.is_empty()) {
+            a.do_send(Batch(events));
+        }
+    }
+
+    /// Records a finished call.
+    pub fn observe(&self, o: Observation) {
+        self.record(Event::Observed(o));
+    }
+
+    /// Marks a call to `provider` in flight; the returned guard ends it.
+    pub fn start(&self, provider: &Arc<str>) -> InFlight {
+        self.record(Event::Started(provider.clone()));
+        InFlight(Some((self.clone(), provider.clone())))
+    }
 }
 
 /// Decrements the in-flight gauge when dropped.
-pub struct InFlight(Option<(Addr<MetricsActor>, Arc<str>)>);
+pub struct InFlight(Option<(Recorder, Arc<str>)>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some((a, p)) = self.0.take() {
-            a.do_send(Ended(p));
+        if let Some((r, p)) = self.0.take() {
+            r.record(Event::Ended(p));
         }
     }
 }

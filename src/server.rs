@@ -36,6 +36,7 @@ pub fn build(
         App::new()
             .app_data(data.clone())
             .app_data(web::Data::new(ProviderPool::new(data.drain_signal())))
+            .app_data(web::Data::new(data.metrics.recorder()))
             .wrap(Condition::new(metrics_enabled, http_metrics.clone()))
             .wrap(TracingLogger::<GatewaySpan>::new())
             .wrap(from_fn(refuse_while_draining))

@@ -2,7 +2,7 @@
 
 use crate::config::reload::ConfigActor;
 use crate::config::Snapshot;
-use crate::metrics::Recorder;
+use crate::metrics::MetricsHandle;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -12,8 +12,8 @@ pub struct Shared {
     /// The live configuration; handlers load it once per request and keep
     /// that snapshot to the end, so a reload never changes a request midway.
     pub config: ArcSwap<Snapshot>,
-    /// Where LLM calls are reported (nowhere when metrics are disabled).
-    pub recorder: Recorder,
+    /// The metrics actor (none when metrics are disabled).
+    pub metrics: MetricsHandle,
     /// Every target's circuit breaker, shared by the workers.
     pub breakers: crate::upstream::breaker::Breakers,
     /// The config actor, when the config comes from a file.
@@ -27,10 +27,10 @@ pub struct Shared {
 
 impl Shared {
     /// State serving `snapshot`, not yet ready.
-    pub fn new(snapshot: Snapshot, recorder: Recorder) -> Self {
+    pub fn new(snapshot: Snapshot, metrics: MetricsHandle) -> Self {
         Self {
             config: ArcSwap::from_pointee(snapshot),
-            recorder,
+            metrics,
             breakers: Default::default(),
             reloader: OnceLock::new(),
             ready: AtomicBool::new(false),

@@ -81,7 +81,7 @@ impl ConfigActor {
             tracing::warn!(setting, "config setting changed, takes effect on restart");
         }
         let generation = next.generation;
-        let recorder = &self.shared.recorder;
+        let recorder = &self.shared.metrics;
         recorder.send(key_info(&next));
         recorder.send(targets(&next, &self.shared.breakers));
         self.shared.config.store(Arc::new(next));
@@ -100,7 +100,7 @@ impl ConfigActor {
             problem = %problem,
             "config reload refused; the previous config keeps serving"
         );
-        self.shared.recorder.send(Reloaded { success: false });
+        self.shared.metrics.send(Reloaded { success: false });
         problem
     }
 }

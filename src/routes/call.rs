@@ -6,7 +6,7 @@ use super::{label, read_body, ApiError, CallLabels};
 use crate::auth::Caller;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::governance::{KeyState, Permit};
-use crate::metrics::{CallDims, Endpoint, InFlight, Observation, RateLimited, Recorder};
+use crate::metrics::{CallDims, Endpoint, Event, InFlight, Observation, RateLimited, Recorder};
 use crate::state::Shared;
 use crate::upstream::router::{route, Routing};
 use crate::upstream::{CallRequest, ExtraHeaders, ProviderPool, Reply};
@@ -30,13 +30,14 @@ pub async fn serve(
     prepare: impl FnOnce(&Caller, Bytes) -> Result<CallRequest, GatewayError>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let (Some(shared), Some(pool)) = (
+    let (Some(shared), Some(pool), Some(recorder)) = (
         req.app_data::<web::Data<Shared>>(),
         req.app_data::<web::Data<ProviderPool>>(),
+        req.app_data::<web::Data<Recorder>>(),
     ) else {
         return GatewayError::new(ErrorKind::Internal, "gateway state missing").response(api);
     };
-    let recorder = shared.recorder.clone();
+    let recorder: Recorder = recorder.get_ref().clone();
     let counted = shared.call_started();
     let mut dims = CallDims::unknown(endpoint);
     let mut in_flight = None;
@@ -186,10 +187,10 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
         .with_code("model_not_allowed"));
     }
     caller.limits.admit().map_err(|refused| {
-        recorder.send(RateLimited {
+        recorder.record(Event::RateLimited(RateLimited {
             api_key: caller.name.clone(),
             limit: refused.limit.as_str(),
-        });
+        }));
         let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
         GatewayError::new(
             ErrorKind::RateLimited,

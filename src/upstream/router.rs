@@ -8,7 +8,7 @@ use super::breaker::{self, Admission, Breakers};
 use super::{CallRequest, ProviderPool, Reply, UpstreamCall};
 use crate::config::{ModelRoute, RoutingSettings, Snapshot};
 use crate::error::{ErrorKind, GatewayError};
-use crate::metrics::{FellBack, Recorder, Retried, TargetHealth};
+use crate::metrics::{Event, FellBack, Recorder, Retried, TargetHealth};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,10 +59,10 @@ pub async fn route(r: Routing<'_>, req: CallRequest) -> Routed {
     for (i, route) in std::iter::once(&req.route).chain(fallbacks).enumerate() {
         if i > 0 {
             tracing::warn!(model = %req.route.name, fallback = %route.name, "falling back");
-            r.recorder.send(FellBack {
+            r.recorder.record(Event::FellBack(FellBack {
                 model: req.route.name.clone(),
                 fallback: route.name.clone(),
-            });
+            }));
         }
         routed.model = route.name.clone();
         if try_model(&r, cfg, route, &req, deadline, &mut routed).await {
@@ -116,11 +116,11 @@ async fn try_model(
         let change = r.breakers.record(&key, failed, cfg, Instant::now());
         probe.settled();
         if let Some(((provider, model), healthy)) = change {
-            r.recorder.send(TargetHealth {
+            r.recorder.record(Event::TargetHealth(TargetHealth {
                 provider,
                 model,
                 healthy,
-            });
+            }));
         }
         let err = match result {
             Ok(reply) => {
@@ -162,11 +162,11 @@ async fn try_model(
         if Instant::now() + wait >= deadline {
             return false;
         }
-        r.recorder.send(Retried {
+        r.recorder.record(Event::Retried(Retried {
             model: route.name.clone(),
             provider: target.provider.id.clone(),
             error_type: kind.metric_label(),
-        });
+        }));
         actix_web::rt::time::sleep(wait).await;
     }
     false
