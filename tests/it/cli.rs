@@ -83,17 +83,11 @@ async fn env_overrides_set_the_port_and_the_provider_key() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_config(&dir, &openai_config(&up.url("/v1"), ""));
     let port = free_port();
-    let mut proc = Proc(
-        bin()
-            .arg("--config")
-            .arg(&p)
-            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
-            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
-            .env("LLM_GATEWAY__PROVIDERS__OPENAI__API_KEY", "sk-from-env")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let mut proc = Proc::serve(
+        &p,
+        port,
+        &[("LLM_GATEWAY__PROVIDERS__OPENAI__API_KEY", "sk-from-env")],
+        None,
     );
     proc.wait_ready(port).await;
     let resp = client()
@@ -145,17 +139,7 @@ async fn sighup_reloads_the_config() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_config(&dir, &openai_config("http://127.0.0.1:9", ""));
     let port = free_port();
-    let mut proc = Proc(
-        bin()
-            .arg("--config")
-            .arg(&p)
-            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
-            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut proc = Proc::serve(&p, port, &[], None);
     proc.wait_ready(port).await;
     let generation = || async {
         let v: serde_json::Value = client()
@@ -192,17 +176,7 @@ async fn json_logs_have_one_object_per_line_with_the_call_and_never_the_key_or_p
     let p = write_config(&dir, &text);
     let port = free_port();
     let log = dir.path().join("out.log");
-    let mut proc = Proc(
-        bin()
-            .arg("--config")
-            .arg(&p)
-            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
-            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut proc = Proc::serve(&p, port, &[], Some(&log));
     proc.wait_ready(port).await;
     let resp = client()
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))

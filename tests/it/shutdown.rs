@@ -5,7 +5,6 @@ use crate::common::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -19,16 +18,7 @@ fn start(upstream: &str, drain_seconds: u32) -> (Proc, u16, tempfile::TempDir) {
     );
     std::fs::write(&path, text).unwrap();
     let port = free_port();
-    let child = bin()
-        .arg("--config")
-        .arg(&path)
-        .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
-        .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), port, dir)
+    (Proc::serve(&path, port, &[], None), port, dir)
 }
 
 /// Waits (bounded) for the process to exit and returns its exit code.

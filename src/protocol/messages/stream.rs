@@ -555,6 +555,7 @@ mod tests {
     use crate::protocol::openai::{ChunkChoice, FinishReason, FunctionDelta, PromptTokensDetails};
     use crate::protocol::openai_stream::OpenAiChunkDecoder;
     use crate::protocol::sse::{SseEvent, SseParser};
+    use crate::protocol::testing::run_decoder;
     use crate::protocol::ChunkDecoder;
     use serde_json::{json, Value};
 
@@ -619,25 +620,9 @@ mod tests {
     /// Decodes an OpenAI SSE text and encodes it for an Anthropic caller, as
     /// the pipeline (`translate::Decoded`) does.
     fn pipeline(ctx: InboundContext, openai_sse: &str) -> Events {
-        let mut parser = SseParser::new();
-        let mut decoder = OpenAiChunkDecoder::new();
-        let mut enc = AnthropicEncoder::new(ctx);
-        let mut out = BytesMut::new();
-        let mut evs = Vec::new();
-        parser.feed(openai_sse.as_bytes(), &mut evs);
-        evs.extend(parser.finish());
-        for ev in &evs {
-            for c in decoder.feed(ev).unwrap() {
-                enc.chunk(&c, &mut out);
-            }
-        }
-        for c in decoder.finish().unwrap() {
-            enc.chunk(&c, &mut out);
-        }
-        enc.end(decoder.usage(), &mut out);
-        let evs = events(&out);
-        check_well_formed(&evs);
-        evs
+        let r = run_decoder(OpenAiChunkDecoder::new(), openai_sse.as_bytes(), usize::MAX);
+        r.end.unwrap();
+        run_with(ctx, &r.chunks, r.usage)
     }
 
     /// The invariants every Anthropic stream keeps: `message_start` first,
@@ -874,24 +859,10 @@ mod tests {
     /// dialect and encoded again: what Claude Code sees through the gateway.
     fn anthropic_round_trip(sse: &str) -> Events {
         use crate::protocol::anthropic::{AnthropicToOpenAi, ResponseContext};
-        let mut parser = SseParser::new();
-        let mut decoder = AnthropicToOpenAi::new(ResponseContext::default(), 0);
-        let mut enc = AnthropicEncoder::new(ctx());
-        let mut out = BytesMut::new();
-        let mut evs = Vec::new();
-        parser.feed(sse.as_bytes(), &mut evs);
-        for ev in &evs {
-            for c in decoder.feed(ev).unwrap() {
-                enc.chunk(&c, &mut out);
-            }
-        }
-        for c in decoder.finish().unwrap() {
-            enc.chunk(&c, &mut out);
-        }
-        enc.end(decoder.usage(), &mut out);
-        let evs = events(&out);
-        check_well_formed(&evs);
-        evs
+        let decoder = AnthropicToOpenAi::new(ResponseContext::default(), 0);
+        let r = run_decoder(decoder, sse.as_bytes(), usize::MAX);
+        r.end.unwrap();
+        run_with(ctx(), &r.chunks, r.usage)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (CLI, env overrides, signals).
 
 use super::client;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary, without any `LLM_GATEWAY*` variable of the developer's.
@@ -25,6 +25,28 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// Starts the binary on `config` at 127.0.0.1:`port`, with `env`
+    /// overrides, its stdout into `stdout` (or nowhere).
+    pub fn serve(
+        config: &std::path::Path,
+        port: u16,
+        env: &[(&str, &str)],
+        stdout: Option<&std::path::Path>,
+    ) -> Self {
+        let mut cmd = bin();
+        cmd.arg("--config")
+            .arg(config)
+            .env("LLM_GATEWAY__SERVER__PORT", port.to_string())
+            .env("LLM_GATEWAY__SERVER__HOST", "127.0.0.1")
+            .envs(env.iter().copied())
+            .stderr(Stdio::null());
+        match stdout {
+            Some(path) => cmd.stdout(std::fs::File::create(path).unwrap()),
+            None => cmd.stdout(Stdio::null()),
+        };
+        Self(cmd.spawn().unwrap())
+    }
+
     /// Polls `/ready` on `port` until the process serves (bounded), failing
     /// if it exits first.
     pub async fn wait_ready(&mut self, port: u16) {
