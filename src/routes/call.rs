@@ -99,9 +99,9 @@ pub async fn serve(
     };
     match result {
         Err(e) => {
+            // No overhead sample: a failed call's time is mostly waiting.
             recorder.observe(Observation {
                 error: Some(e.kind),
-                overhead: in_flight.as_ref().map(|_| started.elapsed()),
                 ..observation(e.status_in(api).as_u16())
             });
             let mut resp = e.response(api);
