@@ -6,16 +6,11 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 fn start(reply: MockReply) -> (MockUpstream, TestGateway) {
-    let up = MockUpstream::always(reply);
-    let gw = TestGateway::start(&provider_config("anthropic", &up.url("/v1")));
-    (up, gw)
+    behind("anthropic", "/v1", reply)
 }
 
 fn worked_example() -> Value {
-    let mut v: Value =
-        serde_json::from_str(&fixture("anthropic/chat_request_worked_example.json")).unwrap();
-    v["model"] = json!("m");
-    v
+    request_fixture("anthropic/chat_request_worked_example.json")
 }
 
 #[tokio::test]

@@ -6,16 +6,11 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 fn start(reply: MockReply) -> (MockUpstream, TestGateway) {
-    let up = MockUpstream::always(reply);
-    let gw = TestGateway::start(&provider_config("gemini", &up.url("/v1beta")));
-    (up, gw)
+    behind("gemini", "/v1beta", reply)
 }
 
 fn weather_request() -> Value {
-    let mut v: Value =
-        serde_json::from_str(&fixture("gemini/openai_request_weather.json")).unwrap();
-    v["model"] = json!("m");
-    v
+    request_fixture("gemini/openai_request_weather.json")
 }
 
 #[tokio::test]

@@ -549,3 +549,18 @@ impl TestGateway {
             .expect("admin answers")
     }
 }
+
+/// A mock upstream always giving `reply`, behind a gateway whose model `m`
+/// routes to it as a provider of type `kind` (see [`provider_config`]).
+pub fn behind(kind: &str, base_path: &str, reply: MockReply) -> (MockUpstream, TestGateway) {
+    let up = MockUpstream::always(reply);
+    let gw = TestGateway::start(&provider_config(kind, &up.url(base_path)));
+    (up, gw)
+}
+
+/// A request fixture with its model set to `m`.
+pub fn request_fixture(path: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(&fixture(path)).expect("JSON fixture");
+    v["model"] = serde_json::json!("m");
+    v
+}
