@@ -5,8 +5,11 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn openai_providers_pass_embeddings_through_with_the_model_rewritten() {
-    let up = MockUpstream::always(MockReply::json(fixture("embeddings/openai_response.json")));
-    let gw = TestGateway::start(&provider_config("openai", &up.url("/v1")));
+    let (up, gw) = behind(
+        "openai",
+        "/v1",
+        MockReply::json(fixture("embeddings/openai_response.json")),
+    );
     let body = json!({"model": "m", "input": ["a", "b"], "encoding_format": "float", "dimensions": 8, "x_extra": 1});
     let resp = gw.post("/v1/embeddings", "sk-test", &body).await;
     assert_eq!(resp.status(), 200);
@@ -37,10 +40,11 @@ async fn openai_providers_pass_embeddings_through_with_the_model_rewritten() {
 
 #[tokio::test]
 async fn gemini_embeddings_are_converted_to_batch_embed_contents_and_back() {
-    let up = MockUpstream::always(MockReply::json(fixture(
-        "embeddings/gemini_batch_response.json",
-    )));
-    let gw = TestGateway::start(&provider_config("gemini", &up.url("/v1beta")));
+    let (up, gw) = behind(
+        "gemini",
+        "/v1beta",
+        MockReply::json(fixture("embeddings/gemini_batch_response.json")),
+    );
     let body = json!({"model": "m", "input": ["one", "two", "three"], "dimensions": 8, "taskType": "RETRIEVAL_DOCUMENT"});
     let v: Value = gw
         .post("/v1/embeddings", "sk-test", &body)
@@ -77,8 +81,7 @@ async fn gemini_embeddings_are_converted_to_batch_embed_contents_and_back() {
 
 #[tokio::test]
 async fn anthropic_providers_refuse_embeddings_clearly_and_mock_vectors_are_deterministic() {
-    let up = MockUpstream::always(MockReply::json("{}"));
-    let gw = TestGateway::start(&provider_config("anthropic", &up.url("/v1")));
+    let (up, gw) = behind("anthropic", "/v1", MockReply::json("{}"));
     let resp = gw
         .post(
             "/v1/embeddings",
@@ -106,11 +109,11 @@ async fn anthropic_providers_refuse_embeddings_clearly_and_mock_vectors_are_dete
 
 #[tokio::test]
 async fn gemini_embedding_errors_map_like_chat() {
-    let up = MockUpstream::always(MockReply::status_json(
-        400,
-        fixture("gemini/error_400_api_key_invalid.json"),
-    ));
-    let gw = TestGateway::start(&provider_config("gemini", &up.url("/v1beta")));
+    let (_up, gw) = behind(
+        "gemini",
+        "/v1beta",
+        MockReply::status_json(400, fixture("gemini/error_400_api_key_invalid.json")),
+    );
     let resp = gw
         .post(
             "/v1/embeddings",

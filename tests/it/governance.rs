@@ -66,21 +66,7 @@ async fn allow_lists_with_exact_names_and_globs_apply_to_chat_models_and_message
         (Some("permission_error"), Some("model_not_allowed"))
     );
 
-    let models: Value = client()
-        .get(gw.url("/v1/models"))
-        .bearer_auth("sk-a")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = models["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids = gw.model_ids("sk-a").await;
     assert_eq!(ids, ["claude-3-haiku", "gpt-4"]);
 
     let resp = client()

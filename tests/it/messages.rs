@@ -44,8 +44,11 @@ async fn events(resp: reqwest::Response) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn anthropic_providers_get_the_request_natively_with_only_the_model_rewritten() {
-    let up = MockUpstream::always(MockReply::json(fixture("anthropic/response_text.json")));
-    let gw = TestGateway::start(&provider_config("anthropic", &up.url("/v1")));
+    let (up, gw) = behind(
+        "anthropic",
+        "/v1",
+        MockReply::json(fixture("anthropic/response_text.json")),
+    );
     let resp = post_messages(&gw, "/v1/messages?beta=true", &hello(false)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
@@ -66,10 +69,11 @@ async fn anthropic_providers_get_the_request_natively_with_only_the_model_rewrit
 
 #[tokio::test]
 async fn native_streams_are_relayed_event_by_event_and_counted() {
-    let up = MockUpstream::always(MockReply::sse(&fixture(
-        "anthropic/stream_text_then_tool.sse",
-    )));
-    let gw = TestGateway::start(&provider_config("anthropic", &up.url("/v1")));
+    let (_up, gw) = behind(
+        "anthropic",
+        "/v1",
+        MockReply::sse(&fixture("anthropic/stream_text_then_tool.sse")),
+    );
     let evs = events(post_messages(&gw, "/v1/messages", &hello(true)).await).await;
     let upstream: Vec<String> = split_events(&fixture("anthropic/stream_text_then_tool.sse"))
         .iter()
@@ -93,10 +97,11 @@ async fn native_streams_are_relayed_event_by_event_and_counted() {
 
 #[tokio::test]
 async fn openai_providers_stream_back_proper_anthropic_events_with_tool_input() {
-    let up = MockUpstream::always(MockReply::sse(&fixture(
-        "messages/stream_text_then_tool.openai.sse",
-    )));
-    let gw = TestGateway::start(&provider_config("openai", &up.url("/v1")));
+    let (up, gw) = behind(
+        "openai",
+        "/v1",
+        MockReply::sse(&fixture("messages/stream_text_then_tool.openai.sse")),
+    );
     let mut body = hello(true);
     body["tools"] = json!([{"name": "Read", "description": "Read a file", "input_schema": {
         "$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": false,
@@ -124,10 +129,11 @@ async fn openai_providers_stream_back_proper_anthropic_events_with_tool_input() 
 
 #[tokio::test]
 async fn gemini_and_mock_providers_answer_in_anthropic_shape() {
-    let up = MockUpstream::always(MockReply::json(fixture(
-        "gemini/response_protocols_3_7.json",
-    )));
-    let gw = TestGateway::start(&provider_config("gemini", &up.url("/v1beta")));
+    let (_up, gw) = behind(
+        "gemini",
+        "/v1beta",
+        MockReply::json(fixture("gemini/response_protocols_3_7.json")),
+    );
     let v: Value = post_messages(&gw, "/v1/messages", &hello(false))
         .await
         .json()
@@ -197,8 +203,11 @@ async fn errors_are_in_anthropic_shape_with_529_for_overload() {
 
 #[tokio::test]
 async fn an_upstream_failure_mid_stream_is_an_error_event_without_message_stop() {
-    let up = MockUpstream::always(MockReply::sse(&fixture("messages/stream_error.openai.sse")));
-    let gw = TestGateway::start(&provider_config("openai", &up.url("/v1")));
+    let (_up, gw) = behind(
+        "openai",
+        "/v1",
+        MockReply::sse(&fixture("messages/stream_error.openai.sse")),
+    );
     let evs = events(post_messages(&gw, "/v1/messages", &hello(true)).await).await;
     assert_eq!(evs.last().unwrap().0, "error", "{evs:?}");
     assert!(!evs.iter().any(|(n, _)| n == "message_stop"));
@@ -206,8 +215,11 @@ async fn an_upstream_failure_mid_stream_is_an_error_event_without_message_stop()
 
 #[tokio::test]
 async fn count_tokens_is_exact_from_anthropic_and_estimated_elsewhere() {
-    let up = MockUpstream::always(MockReply::json(r#"{"input_tokens": 1234}"#));
-    let gw = TestGateway::start(&provider_config("anthropic", &up.url("/v1")));
+    let (up, gw) = behind(
+        "anthropic",
+        "/v1",
+        MockReply::json(r#"{"input_tokens": 1234}"#),
+    );
     let body: Value = serde_json::from_str(&fixture("messages/count_tokens_request.json")).unwrap();
     let mut body = body;
     body["model"] = json!("m");

@@ -95,10 +95,11 @@ async fn openai_calls_are_counted_with_tokens_and_errors() {
 
 #[tokio::test]
 async fn anthropic_and_gemini_streams_count_provider_usage_including_cache_reads() {
-    let up = MockUpstream::always(MockReply::sse(&fixture(
-        "anthropic/stream_usage_deltas.sse",
-    )));
-    let gw = TestGateway::start(&provider_config("anthropic", &up.url("/v1")));
+    let (_up, gw) = behind(
+        "anthropic",
+        "/v1",
+        MockReply::sse(&fixture("anthropic/stream_usage_deltas.sse")),
+    );
     sse_data(gw.post(CHAT, "sk-test", &ask("m", true, "hi")).await).await;
     let d = dims("team-a", "m", "up");
     gw.expect_metric("llm_requests_total", &with(d.clone(), "status", "200"), 1.0)
@@ -114,8 +115,11 @@ async fn anthropic_and_gemini_streams_count_provider_usage_including_cache_reads
         "cache reads are counted:\n{text}"
     );
 
-    let up = MockUpstream::always(MockReply::sse(&fixture("gemini/stream_protocols_4_6.sse")));
-    let gw = TestGateway::start(&provider_config("gemini", &up.url("/v1beta")));
+    let (_up, gw) = behind(
+        "gemini",
+        "/v1beta",
+        MockReply::sse(&fixture("gemini/stream_protocols_4_6.sse")),
+    );
     sse_data(gw.post(CHAT, "sk-test", &ask("m", true, "hi")).await).await;
     // The last usageMetadata: prompt 40; candidates 18 + thoughts 37.
     gw.expect_metric("llm_tokens_total", &with(d.clone(), "type", "input"), 40.0)

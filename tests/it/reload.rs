@@ -114,21 +114,7 @@ async fn added_models_route_and_disabled_keys_are_refused_after_a_file_change() 
         .post("/v1/chat/completions", "sk-other", &ask("echo", false))
         .await;
     assert_eq!(resp.status(), 200);
-    let models: Value = client()
-        .get(gw.url("/v1/models"))
-        .bearer_auth("sk-other")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ids: Vec<&str> = models["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids = gw.model_ids("sk-other").await;
     assert_eq!(ids, ["demo", "echo", "gpt-4o"]);
 }
 

@@ -539,6 +539,25 @@ impl TestGateway {
         }
     }
 
+    /// The ids `GET /v1/models` lists for `key`.
+    pub async fn model_ids(&self, key: &str) -> Vec<String> {
+        let v: serde_json::Value = client()
+            .get(self.url("/v1/models"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("models")
+            .json()
+            .await
+            .expect("models JSON");
+        v["data"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|m| m["id"].as_str().expect("an id").to_owned())
+            .collect()
+    }
+
     /// `POST /admin/reload` with `key`.
     pub async fn admin_reload(&self, key: &str) -> reqwest::Response {
         client()
