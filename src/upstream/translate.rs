@@ -7,7 +7,10 @@
 //! [`ClientEncoder`] (OpenAI chunks → the caller's format).
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::protocol::anthropic::{self, types::AnthropicUsage};
+use crate::protocol::anthropic::{
+    self,
+    types::{AnthropicUsage, EventType},
+};
 use crate::protocol::openai::{ChatChunk, Usage};
 use crate::protocol::sse::{self, SseEvent};
 use crate::protocol::ChunkDecoder;
@@ -151,10 +154,9 @@ pub struct AnthropicPassThrough {
 
 impl Translator for AnthropicPassThrough {
     fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError> {
+        /// Where usage sits in `message_start` and `message_delta`.
         #[derive(Deserialize)]
-        struct Typed {
-            #[serde(rename = "type")]
-            kind: String,
+        struct UsageAt {
             #[serde(default)]
             usage: Option<AnthropicUsage>,
             #[serde(default)]
@@ -165,25 +167,33 @@ impl Translator for AnthropicPassThrough {
             #[serde(default)]
             usage: Option<AnthropicUsage>,
         }
-        let typed: Option<Typed> = serde_json::from_str(&ev.data).ok();
-        let kind = ev
-            .event
-            .clone()
-            .or_else(|| typed.as_ref().map(|t| t.kind.clone()))
-            .unwrap_or_default();
-        if kind == "error" {
-            self.done = true;
-            return Err(anthropic::error_event(&ev.data));
-        }
-        if let Some(t) = typed {
-            let found = t.usage.or(t.message.and_then(|m| m.usage));
-            if let Some(u) = found {
-                self.usage
-                    .get_or_insert_with(AnthropicUsage::default)
-                    .update(&u);
+        // Anthropic names every event; the JSON `type` is the fallback.
+        let typed;
+        let kind = match ev.event.as_deref() {
+            Some(name) => name,
+            None => {
+                typed = serde_json::from_str::<EventType>(&ev.data).ok();
+                typed.as_ref().map_or("", |t| &t.kind)
             }
+        };
+        match kind {
+            "error" => {
+                self.done = true;
+                return Err(anthropic::error_event(&ev.data));
+            }
+            // Only these carry usage; content deltas pass unparsed.
+            "message_start" | "message_delta" => {
+                if let Ok(at) = serde_json::from_str::<UsageAt>(&ev.data) {
+                    if let Some(u) = at.usage.or(at.message.and_then(|m| m.usage)) {
+                        self.usage
+                            .get_or_insert_with(AnthropicUsage::default)
+                            .update(&u);
+                    }
+                }
+            }
+            _ => {}
         }
-        sse::write_event(out, &kind, ev.data.as_bytes());
+        sse::write_event(out, kind, ev.data.as_bytes());
         if kind == "message_stop" {
             self.done = true;
             return Ok(Flow::Done);
@@ -339,6 +349,30 @@ mod tests {
         assert!(String::from_utf8(out.to_vec())
             .unwrap()
             .contains("prompt_tokens"));
+    }
+
+    #[test]
+    fn anthropic_pass_through_relays_events_and_reads_usage_even_without_names() {
+        let mut t = AnthropicPassThrough::default();
+        let mut out = BytesMut::new();
+        let start =
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}"#;
+        t.event(&data(start), &mut out).unwrap();
+        let delta = SseEvent {
+            event: Some("message_delta".to_owned()),
+            data: r#"{"type":"message_delta","usage":{"output_tokens":7}}"#.to_owned(),
+        };
+        t.event(&delta, &mut out).unwrap();
+        assert_eq!(
+            t.event(&data(r#"{"type":"message_stop"}"#), &mut out)
+                .unwrap(),
+            Flow::Done
+        );
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(text.starts_with("event: message_start\ndata: "), "{text}");
+        assert!(text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        let u = t.usage().unwrap();
+        assert_eq!((u.prompt_tokens, u.completion_tokens), (5, 7));
     }
 
     #[test]
