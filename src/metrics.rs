@@ -117,7 +117,7 @@ pub struct FellBack {
 #[rtype(result = "()")]
 pub struct TargetHealth {
     pub provider: Arc<str>,
-    pub model: String,
+    pub model: Arc<str>,
     pub healthy: bool,
 }
 

@@ -156,7 +156,7 @@ pub struct ProviderSettings {
 pub struct Target {
     pub provider: Arc<ProviderSettings>,
     /// The provider's name for the model.
-    pub api_model: String,
+    pub api_model: Arc<str>,
     /// Share of requests among the model's healthy targets.
     pub weight: u32,
 }
@@ -218,8 +218,9 @@ pub struct Snapshot {
     pub metrics: MetricsSettings,
     pub routing: RoutingSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
-    /// Sorted by name, so listings are stable.
-    pub models: BTreeMap<String, ModelRoute>,
+    /// Sorted by name, so listings are stable. Shared, so that a request
+    /// holds its route without copying it.
+    pub models: BTreeMap<String, Arc<ModelRoute>>,
     pub providers: BTreeMap<String, Arc<ProviderSettings>>,
 }
 
@@ -257,7 +258,7 @@ impl Snapshot {
     }
 
     /// The route of a model name.
-    pub fn model(&self, name: &str) -> Option<&ModelRoute> {
+    pub fn model(&self, name: &str) -> Option<&Arc<ModelRoute>> {
         self.models.get(name)
     }
 
@@ -651,7 +652,7 @@ fn validate_models(
     providers: &BTreeMap<String, Arc<ProviderSettings>>,
     routing: &RoutingSettings,
     errs: &mut ConfigErrors,
-) -> BTreeMap<String, ModelRoute> {
+) -> BTreeMap<String, Arc<ModelRoute>> {
     let names: std::collections::BTreeSet<String> = models.keys().cloned().collect();
     let mut out = BTreeMap::new();
     for (name, m) in models {
@@ -710,7 +711,7 @@ fn validate_models(
             };
             targets.push(Target {
                 provider: provider.clone(),
-                api_model: t.api_model.unwrap_or_else(|| name.clone()),
+                api_model: t.api_model.unwrap_or_else(|| name.clone()).into(),
                 weight,
             });
         }
@@ -747,14 +748,14 @@ fn validate_models(
         }
         out.insert(
             name.clone(),
-            ModelRoute {
+            Arc::new(ModelRoute {
                 name: name.into(),
                 targets,
                 fallbacks: m.fallbacks.into_iter().map(Into::into).collect(),
                 max_retries,
                 default_max_tokens,
                 picks: Arc::default(),
-            },
+            }),
         );
     }
     out

@@ -11,6 +11,7 @@ use crate::upstream::{CallRequest, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// The fields of a chat request the gateway routes on; the rest of the body
 /// is left to the provider's dialect.
@@ -38,7 +39,10 @@ impl ChatHead {
 }
 
 /// The route of a model name, if it exists and its provider is enabled.
-pub fn resolve<'a>(snapshot: &'a Snapshot, model: &str) -> Result<&'a ModelRoute, GatewayError> {
+pub fn resolve<'a>(
+    snapshot: &'a Snapshot,
+    model: &str,
+) -> Result<&'a Arc<ModelRoute>, GatewayError> {
     match snapshot.model(model) {
         Some(route) if route.enabled() => Ok(route),
         Some(_) => Err(GatewayError::new(

@@ -19,7 +19,7 @@ pub async fn ready(shared: web::Data<Shared>) -> HttpResponse {
     let targets: Vec<_> = crate::metrics::targets(&snapshot, &shared.breakers)
         .0
         .into_iter()
-        .map(|t| serde_json::json!({"provider": &*t.provider, "model": t.model, "healthy": t.healthy}))
+        .map(|t| serde_json::json!({"provider": &*t.provider, "model": &*t.model, "healthy": t.healthy}))
         .collect();
     let (mut b, status) = if shared.is_ready() {
         (HttpResponse::Ok(), "ready")

@@ -7,10 +7,11 @@ use crate::auth::Caller;
 use crate::config::ModelRoute;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
+use std::sync::Arc;
 
 /// Lists the configured models whose provider is enabled.
 pub async fn list(req: HttpRequest, caller: Caller) -> HttpResponse {
-    let models: Vec<&ModelRoute> = caller
+    let models: Vec<&Arc<ModelRoute>> = caller
         .snapshot
         .models
         .values()

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 /// A target's identity: provider ID and the provider's model name.
-pub type TargetKey = (Arc<str>, String);
+pub type TargetKey = (Arc<str>, Arc<str>);
 
 /// The key of `target`.
 pub fn key(target: &Target) -> TargetKey {

@@ -45,7 +45,7 @@ pub struct CallRequest {
     /// The caller's request body, unchanged.
     pub body: Bytes,
     /// Where the model routes: its targets and fallbacks.
-    pub route: ModelRoute,
+    pub route: std::sync::Arc<ModelRoute>,
     /// Whether the caller asked for a stream.
     pub stream: bool,
     /// Whether the caller asked for the final usage chunk.

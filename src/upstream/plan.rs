@@ -222,7 +222,7 @@ fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
 /// when the caller did not ask).
 fn rewrite_model(call: &UpstreamCall, stream_usage: bool) -> Result<Vec<u8>, GatewayError> {
     let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
-    let model = serde_json::to_vec(&call.target.api_model).unwrap_or_default();
+    let model = serde_json::to_vec(&*call.target.api_model).unwrap_or_default();
     let mut replace: Vec<(&str, &[u8])> = vec![("model", &model)];
     let stream_options;
     if stream_usage {
@@ -322,7 +322,7 @@ fn openai_typed(
         dropped.push("top_k".to_owned());
     }
     dropped.dedup();
-    req.model = call.target.api_model.clone();
+    req.model = call.target.api_model.to_string();
     if call.stream {
         req.stream = true;
         req.stream_options
