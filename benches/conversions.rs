@@ -8,8 +8,8 @@
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use llm_gateway::protocol::anthropic::{self, AnthropicToOpenAi};
-use llm_gateway::protocol::gemini::{self, GeminiToOpenAi};
+use llm_gateway::protocol::anthropic::provider::{self as anthropic, AnthropicToOpenAi};
+use llm_gateway::protocol::gemini::provider::{self as gemini, GeminiToOpenAi};
 use llm_gateway::protocol::openai::ChatRequest;
 use llm_gateway::protocol::raw::RawObject;
 use llm_gateway::protocol::sse::SseParser;

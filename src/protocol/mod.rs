@@ -7,11 +7,8 @@
 //! [`ChunkDecoder`].
 
 pub mod anthropic;
-pub mod embeddings;
 pub mod gemini;
-pub mod messages;
 pub mod openai;
-pub mod openai_stream;
 pub mod raw;
 pub mod sse;
 #[cfg(test)]

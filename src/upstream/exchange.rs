@@ -7,7 +7,7 @@ use super::translate::{self, Translator};
 use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::protocol::messages::AnthropicEncoder;
+use crate::protocol::anthropic::caller::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};

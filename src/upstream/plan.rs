@@ -13,13 +13,14 @@ use super::translate::{
 use super::{mock, ExtraHeaders, Operation, Reply, StreamSummary, UpstreamCall};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::protocol::embeddings::{self, EmbeddingsRequest};
-use crate::protocol::messages::{self, AnthropicEncoder, InboundContext};
+use crate::protocol::anthropic::caller::{self as messages, AnthropicEncoder, InboundContext};
+use crate::protocol::anthropic::provider as anthropic;
+use crate::protocol::gemini::provider as gemini;
+use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
+use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Message, Usage};
-use crate::protocol::openai_stream::OpenAiChunkDecoder;
 use crate::protocol::raw::RawObject;
 use crate::protocol::ChunkDecoder;
-use crate::protocol::{anthropic, gemini};
 use bytes::{Bytes, BytesMut};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};

@@ -7,10 +7,8 @@
 //! [`ClientEncoder`] (OpenAI chunks → the caller's format).
 
 use crate::error::{ErrorKind, GatewayError};
-use crate::protocol::anthropic::{
-    self,
-    types::{AnthropicUsage, EventType},
-};
+use crate::protocol::anthropic::provider as anthropic;
+use crate::protocol::anthropic::types::{AnthropicUsage, EventType};
 use crate::protocol::openai::{ChatChunk, Usage};
 use crate::protocol::sse::{self, SseEvent};
 use crate::protocol::ChunkDecoder;

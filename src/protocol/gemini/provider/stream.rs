@@ -24,9 +24,9 @@ use super::response::{
     bad_response, candidate_index, classify, error_from_value, finish_reason,
     output_blocked_refusal, prompt_blocked_refusal, usage_from, Piece,
 };
-use super::types::{Candidate, GenerateContentResponse};
 use super::{short_hash, tool_call_id, ResponseContext};
 use crate::error::GatewayError;
+use crate::protocol::gemini::types::{Candidate, GenerateContentResponse};
 use crate::protocol::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
 };
@@ -301,13 +301,17 @@ impl ChunkDecoder for GeminiToOpenAi {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::protocol::gemini::decode_tool_call_id;
+    use crate::protocol::gemini::provider::decode_tool_call_id;
     use crate::protocol::sse::SseParser;
     use serde_json::{json, Value};
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../../tests/fixtures/gemini/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/gemini/",
+                $name
+            ))
         };
     }
 

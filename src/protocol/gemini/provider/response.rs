@@ -16,11 +16,11 @@
 //! * `id` is `chatcmpl-<responseId>` (or a hash of the body), `model` is
 //!   `modelVersion` (or the requested model).
 
-use super::types::{
-    Candidate, ErrorBody, ErrorEnvelope, GenerateContentResponse, PartIn, UsageMetadata,
-};
 use super::{short_hash, tool_call_id, ResponseContext};
 use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::gemini::types::{
+    Candidate, ErrorBody, ErrorEnvelope, GenerateContentResponse, PartIn, UsageMetadata,
+};
 use crate::protocol::openai::{
     ChatResponse, Choice, CompletionTokensDetails, FinishReason, FunctionCall, PromptTokensDetails,
     ResponseMessage, ToolCall, Usage,
@@ -346,12 +346,16 @@ fn retry_delay(details: &[Value]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::gemini::decode_tool_call_id;
+    use crate::protocol::gemini::provider::decode_tool_call_id;
     use serde_json::json;
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../../tests/fixtures/gemini/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/gemini/",
+                $name
+            ))
         };
     }
 

@@ -28,14 +28,14 @@
 //! 8192; `high`, `xhigh`, `max` 24576 (the largest budget every 2.5 model
 //! accepts); thoughts are requested (`includeThoughts`) except for `none`.
 
-use super::schema::{clean_parameters, clean_schema};
-use super::types::{
+use super::{decode_tool_call_id, Converted, ResponseContext};
+use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::gemini::schema::{clean_parameters, clean_schema};
+use crate::protocol::gemini::types::{
     Blob, Content as GContent, FunctionCallOut, FunctionCallingConfig, FunctionDeclaration,
     FunctionOutput, FunctionResponseOut, GenerateContentRequest, GenerationConfig, OutputValue,
     Part, PartData, ThinkingConfig, Tool as GTool, ToolConfig,
 };
-use super::{decode_tool_call_id, Converted, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::openai::{
     AssistantMessage, ChatRequest, Content, ContentPart, Message, ResponseFormat, Stop, ToolCall,
     ToolChoice,
@@ -594,17 +594,25 @@ fn generation_config<'a>(req: &'a ChatRequest, dropped: &mut Vec<String>) -> Gen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::gemini::tool_call_id;
+    use crate::protocol::gemini::provider::tool_call_id;
     use serde_json::json;
 
-    const WEATHER: &str =
-        include_str!("../../../tests/fixtures/gemini/openai_request_weather.json");
-    const AGENT: &str =
-        include_str!("../../../tests/fixtures/gemini/openai_request_agent_history.json");
-    const JSON_SCHEMA: &str =
-        include_str!("../../../tests/fixtures/gemini/openai_request_json_schema.json");
-    const PROTOCOLS_3_2: &str =
-        include_str!("../../../tests/fixtures/gemini/request_protocols_3_2.json");
+    const WEATHER: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gemini/openai_request_weather.json"
+    ));
+    const AGENT: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gemini/openai_request_agent_history.json"
+    ));
+    const JSON_SCHEMA: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gemini/openai_request_json_schema.json"
+    ));
+    const PROTOCOLS_3_2: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gemini/request_protocols_3_2.json"
+    ));
 
     fn request(v: Value) -> ChatRequest {
         serde_json::from_value(v).unwrap()

@@ -10,6 +10,9 @@
 //! `thinking_blocks` carries Anthropic thinking blocks with their signatures so
 //! a client can send them back on the next turn unchanged (E18).
 
+pub mod embeddings;
+pub mod stream;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -861,13 +861,22 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
-    const CLAUDE_CODE: &str =
-        include_str!("../../../tests/fixtures/messages/claude_code_request.json");
-    const CLAUDE_CODE_OPENAI: &str =
-        include_str!("../../../tests/fixtures/messages/claude_code_request.openai.json");
-    const WORKED: &str =
-        include_str!("../../../tests/fixtures/anthropic/messages_request_worked_example.json");
-    const COUNT: &str = include_str!("../../../tests/fixtures/messages/count_tokens_request.json");
+    const CLAUDE_CODE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/claude_code_request.json"
+    ));
+    const CLAUDE_CODE_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/claude_code_request.openai.json"
+    ));
+    const WORKED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/messages_request_worked_example.json"
+    ));
+    const COUNT: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/count_tokens_request.json"
+    ));
 
     fn convert_json(v: Value) -> Result<(ChatRequest, InboundContext), GatewayError> {
         to_openai(&serde_json::to_vec(&v).unwrap())

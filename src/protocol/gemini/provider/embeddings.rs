@@ -13,10 +13,10 @@
 //! Refused (400, `param` `input`): token-array inputs, since Gemini takes
 //! text only. Dropped and listed: `user` and every other unknown field.
 //! `encoding_format` is applied by the gateway on the way back
-//! ([`crate::protocol::embeddings::openai_response`]).
+//! ([`crate::protocol::openai::embeddings::openai_response`]).
 //!
 //! Not invented: Gemini returns no usage for embeddings (the gateway uses
-//! [`crate::protocol::embeddings::estimate_tokens`]), and vectors are passed
+//! [`crate::protocol::openai::embeddings::estimate_tokens`]), and vectors are passed
 //! on as Gemini sends them: Gemini normalises only its full-size vectors, so
 //! with `dimensions` they may not be unit length, unlike OpenAI's.
 //! `batchEmbedContents` takes at most 100 inputs per call; a larger batch is
@@ -25,7 +25,7 @@
 use super::model_path;
 use super::response::error_from_value;
 use crate::error::{ErrorKind, GatewayError};
-use crate::protocol::embeddings::{EmbeddingInput, EmbeddingsRequest};
+use crate::protocol::openai::embeddings::{EmbeddingInput, EmbeddingsRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -195,12 +195,16 @@ fn bad(message: String) -> GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::gemini::error_from_gemini;
+    use crate::protocol::gemini::provider::error_from_gemini;
     use serde_json::json;
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../../tests/fixtures/embeddings/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/embeddings/",
+                $name
+            ))
         };
     }
 

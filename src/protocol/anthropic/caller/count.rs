@@ -116,9 +116,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const COUNT: &str = include_str!("../../../tests/fixtures/messages/count_tokens_request.json");
-    const CLAUDE_CODE: &str =
-        include_str!("../../../tests/fixtures/messages/claude_code_request.json");
+    const COUNT: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/count_tokens_request.json"
+    ));
+    const CLAUDE_CODE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/claude_code_request.json"
+    ));
 
     fn estimate_json(v: serde_json::Value) -> u64 {
         estimate_input_tokens(&serde_json::to_vec(&v).unwrap()).unwrap()

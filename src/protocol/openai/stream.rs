@@ -350,21 +350,42 @@ mod tests {
     use super::*;
     use crate::protocol::openai::ToolCall;
 
-    const PLAIN: &str = include_str!("../../tests/fixtures/openai/chat_stream.sse");
-    const WORKED: &str =
-        include_str!("../../tests/fixtures/messages/stream_text_then_tool.openai.sse");
-    const PARALLEL: &str =
-        include_str!("../../tests/fixtures/messages/stream_parallel_tools.openai.sse");
-    const REASONING: &str =
-        include_str!("../../tests/fixtures/messages/stream_reasoning_then_text.openai.sse");
-    const ONE_CHUNK: &str =
-        include_str!("../../tests/fixtures/messages/stream_single_chunk.openai.sse");
-    const NO_INDEX: &str =
-        include_str!("../../tests/fixtures/messages/stream_tool_index_missing.openai.sse");
-    const ERROR: &str = include_str!("../../tests/fixtures/messages/stream_error.openai.sse");
-    const ERROR_OPENROUTER: &str =
-        include_str!("../../tests/fixtures/messages/stream_error_openrouter.openai.sse");
-    const CUT: &str = include_str!("../../tests/fixtures/messages/stream_cut.openai.sse");
+    const PLAIN: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/openai/chat_stream.sse"
+    ));
+    const WORKED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_text_then_tool.openai.sse"
+    ));
+    const PARALLEL: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_parallel_tools.openai.sse"
+    ));
+    const REASONING: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_reasoning_then_text.openai.sse"
+    ));
+    const ONE_CHUNK: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_single_chunk.openai.sse"
+    ));
+    const NO_INDEX: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_tool_index_missing.openai.sse"
+    ));
+    const ERROR: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_error.openai.sse"
+    ));
+    const ERROR_OPENROUTER: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_error_openrouter.openai.sse"
+    ));
+    const CUT: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_cut.openai.sse"
+    ));
 
     const ALL: &[(&str, &str)] = &[
         ("chat_stream", PLAIN),

@@ -7,9 +7,9 @@
 //! and unknown content blocks, `stop_sequence`, `service_tier`, the cache TTL
 //! breakdown. JSON mode: the synthetic tool's `input` becomes the `content`.
 
-use super::types::{input_json, ContentBlock, ErrorResponse, MessageResponse};
 use super::{finish_reason, openai_usage, status_for_error_type, ResponseContext};
 use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::anthropic::types::{input_json, ContentBlock, ErrorResponse, MessageResponse};
 use crate::protocol::openai::{
     ChatResponse, Choice, FinishReason, FunctionCall, ResponseMessage, ThinkingBlock, ToolCall,
 };
@@ -184,7 +184,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../../tests/fixtures/anthropic/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/",
+                $name
+            ))
         };
     }
 

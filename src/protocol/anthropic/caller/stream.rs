@@ -552,32 +552,53 @@ struct StopDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::openai::stream::OpenAiChunkDecoder;
     use crate::protocol::openai::{ChunkChoice, FinishReason, FunctionDelta, PromptTokensDetails};
-    use crate::protocol::openai_stream::OpenAiChunkDecoder;
     use crate::protocol::sse::{SseEvent, SseParser};
     use crate::protocol::testing::run_decoder;
     use crate::protocol::ChunkDecoder;
     use serde_json::{json, Value};
 
-    const WORKED_OPENAI: &str =
-        include_str!("../../../tests/fixtures/messages/stream_text_then_tool.openai.sse");
-    const WORKED: &str = include_str!("../../../tests/fixtures/messages/stream_text_then_tool.sse");
-    const PARALLEL_OPENAI: &str =
-        include_str!("../../../tests/fixtures/messages/stream_parallel_tools.openai.sse");
-    const PARALLEL: &str =
-        include_str!("../../../tests/fixtures/messages/stream_parallel_tools.sse");
-    const REASONING_OPENAI: &str =
-        include_str!("../../../tests/fixtures/messages/stream_reasoning_then_text.openai.sse");
-    const REASONING: &str =
-        include_str!("../../../tests/fixtures/messages/stream_reasoning_then_text.sse");
-    const ONE_CHUNK_OPENAI: &str =
-        include_str!("../../../tests/fixtures/messages/stream_single_chunk.openai.sse");
-    const ONE_CHUNK: &str =
-        include_str!("../../../tests/fixtures/messages/stream_single_chunk.sse");
-    const NO_INDEX_OPENAI: &str =
-        include_str!("../../../tests/fixtures/messages/stream_tool_index_missing.openai.sse");
-    const NO_INDEX: &str =
-        include_str!("../../../tests/fixtures/messages/stream_tool_index_missing.sse");
+    const WORKED_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_text_then_tool.openai.sse"
+    ));
+    const WORKED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_text_then_tool.sse"
+    ));
+    const PARALLEL_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_parallel_tools.openai.sse"
+    ));
+    const PARALLEL: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_parallel_tools.sse"
+    ));
+    const REASONING_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_reasoning_then_text.openai.sse"
+    ));
+    const REASONING: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_reasoning_then_text.sse"
+    ));
+    const ONE_CHUNK_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_single_chunk.openai.sse"
+    ));
+    const ONE_CHUNK: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_single_chunk.sse"
+    ));
+    const NO_INDEX_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_tool_index_missing.openai.sse"
+    ));
+    const NO_INDEX: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/stream_tool_index_missing.sse"
+    ));
 
     type Events = Vec<(String, Value)>;
 
@@ -858,7 +879,7 @@ mod tests {
     /// An Anthropic upstream's stream, decoded by the outbound Anthropic
     /// dialect and encoded again: what Claude Code sees through the gateway.
     fn anthropic_round_trip(sse: &str) -> Events {
-        use crate::protocol::anthropic::{AnthropicToOpenAi, ResponseContext};
+        use crate::protocol::anthropic::provider::{AnthropicToOpenAi, ResponseContext};
         let decoder = AnthropicToOpenAi::new(ResponseContext::default(), 0);
         let r = run_decoder(decoder, sse.as_bytes(), usize::MAX);
         r.end.unwrap();
@@ -869,12 +890,18 @@ mod tests {
     fn anthropic_streams_survive_the_round_trip_through_openai_e18() {
         for (sse, usage) in [
             (
-                include_str!("../../../tests/fixtures/anthropic/stream_thinking.sse"),
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/anthropic/stream_thinking.sse"
+                )),
                 json!({"input_tokens": 48, "output_tokens": 212,
                        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}),
             ),
             (
-                include_str!("../../../tests/fixtures/anthropic/stream_text_then_tool.sse"),
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/anthropic/stream_text_then_tool.sse"
+                )),
                 json!({"input_tokens": 472, "output_tokens": 58,
                        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}),
             ),

@@ -23,12 +23,12 @@
 //! `tool_choice` values, audio and unknown content parts, unsupported image
 //! media types, `file_id` references and legacy `function` messages.
 
-use super::types::{
+use super::{Converted, RequestOptions, ResponseContext};
+use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::anthropic::types::{
     BlockParam, MessageParam, MessagesRequest, Metadata, Role, SourceParam, ThinkingParam,
     ToolChoiceParam, ToolParam, ToolResultContent,
 };
-use super::{Converted, RequestOptions, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::openai::{
     AssistantMessage, ChatRequest, Content, ContentPart, FilePart, Message, ResponseFormat, Stop,
     ThinkingBlock, Tool, ToolChoice,
@@ -822,7 +822,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../../tests/fixtures/anthropic/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/",
+                $name
+            ))
         };
     }
 

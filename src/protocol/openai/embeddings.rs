@@ -461,7 +461,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_str!(concat!("../../tests/fixtures/embeddings/", $name))
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/embeddings/",
+                $name
+            ))
         };
     }
 
@@ -752,7 +756,7 @@ mod tests {
     /// Runs every function of both embeddings modules over `bytes`; only
     /// panics matter.
     fn exercise(bytes: &[u8]) {
-        use crate::protocol::gemini;
+        use crate::protocol::gemini::provider as gemini;
         if let Ok(req) = serde_json::from_slice::<EmbeddingsRequest>(bytes) {
             let _ = req.validate();
             let _ = estimate_tokens(&req.input);

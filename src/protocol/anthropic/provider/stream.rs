@@ -14,12 +14,12 @@
 //! `Err` with the upstream status of its type (E26).
 
 use super::response::upstream_error;
-use super::types::{
+use super::{finish_reason, openai_usage, status_for_error_type, ResponseContext};
+use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::anthropic::types::{
     input_json, is_filled_object, AnthropicUsage, BlockDelta, ContentBlock, ContentBlockDelta,
     ContentBlockStart, ContentBlockStop, ErrorResponse, EventType, MessageDelta, MessageStart,
 };
-use super::{finish_reason, openai_usage, status_for_error_type, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ThinkingBlock, ToolCallDelta, Usage,
 };
@@ -407,18 +407,38 @@ mod tests {
     use super::*;
     use crate::protocol::openai::{PromptTokensDetails, ToolCall};
 
-    const WORKED: &str =
-        include_str!("../../../tests/fixtures/anthropic/stream_text_then_tool.sse");
-    const WORKED_OPENAI: &str =
-        include_str!("../../../tests/fixtures/anthropic/stream_text_then_tool.openai.sse");
-    const THINKING: &str = include_str!("../../../tests/fixtures/anthropic/stream_thinking.sse");
-    const TOOLS_NO_ARGS: &str =
-        include_str!("../../../tests/fixtures/anthropic/stream_parallel_tools_no_args.sse");
-    const ERROR: &str =
-        include_str!("../../../tests/fixtures/anthropic/stream_error_overloaded.sse");
-    const USAGE: &str = include_str!("../../../tests/fixtures/anthropic/stream_usage_deltas.sse");
-    const JSON_MODE: &str = include_str!("../../../tests/fixtures/anthropic/stream_json_mode.sse");
-    const CUT_OFF: &str = include_str!("../../../tests/fixtures/anthropic/stream_cut_off.sse");
+    const WORKED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_text_then_tool.sse"
+    ));
+    const WORKED_OPENAI: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_text_then_tool.openai.sse"
+    ));
+    const THINKING: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_thinking.sse"
+    ));
+    const TOOLS_NO_ARGS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_parallel_tools_no_args.sse"
+    ));
+    const ERROR: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_error_overloaded.sse"
+    ));
+    const USAGE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_usage_deltas.sse"
+    ));
+    const JSON_MODE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_json_mode.sse"
+    ));
+    const CUT_OFF: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/anthropic/stream_cut_off.sse"
+    ));
 
     const ALL: &[(&str, &str)] = &[
         ("stream_text_then_tool", WORKED),

@@ -137,15 +137,26 @@ mod tests {
     };
     use serde_json::{json, Value};
 
-    const TOOL_CALLS: &str =
-        include_str!("../../../tests/fixtures/messages/response_tool_calls.openai.json");
-    const TOOL_CALLS_ANTHROPIC: &str =
-        include_str!("../../../tests/fixtures/messages/response_tool_calls.json");
-    const REASONING: &str =
-        include_str!("../../../tests/fixtures/messages/response_reasoning.openai.json");
-    const REASONING_ANTHROPIC: &str =
-        include_str!("../../../tests/fixtures/messages/response_reasoning.json");
-    const PLAIN: &str = include_str!("../../../tests/fixtures/openai/chat_completion.json");
+    const TOOL_CALLS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/response_tool_calls.openai.json"
+    ));
+    const TOOL_CALLS_ANTHROPIC: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/response_tool_calls.json"
+    ));
+    const REASONING: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/response_reasoning.openai.json"
+    ));
+    const REASONING_ANTHROPIC: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/messages/response_reasoning.json"
+    ));
+    const PLAIN: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/openai/chat_completion.json"
+    ));
 
     fn convert(resp: &ChatResponse, ctx: &InboundContext) -> Value {
         serde_json::from_slice(&from_openai(resp, ctx)).unwrap()
@@ -336,13 +347,28 @@ mod tests {
 
     #[test]
     fn anthropic_responses_survive_the_round_trip_through_openai_e18() {
-        use crate::protocol::anthropic::{from_anthropic, ResponseContext};
+        use crate::protocol::anthropic::provider::{from_anthropic, ResponseContext};
         let fixtures = [
-            include_str!("../../../tests/fixtures/anthropic/response_thinking.json"),
-            include_str!("../../../tests/fixtures/anthropic/response_tool_use.json"),
-            include_str!("../../../tests/fixtures/anthropic/response_cache_usage.json"),
-            include_str!("../../../tests/fixtures/anthropic/response_parallel_tool_use.json"),
-            include_str!("../../../tests/fixtures/anthropic/response_max_tokens.json"),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/response_thinking.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/response_tool_use.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/response_cache_usage.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/response_parallel_tool_use.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/anthropic/response_max_tokens.json"
+            )),
         ];
         for fixture in fixtures {
             let original: Value = serde_json::from_str(fixture).unwrap();
@@ -410,7 +436,8 @@ mod tests {
                 {"role": "user", "content": results}]
         });
         let (req, _) =
-            crate::protocol::messages::to_openai(&serde_json::to_vec(&next).unwrap()).unwrap();
+            crate::protocol::anthropic::caller::to_openai(&serde_json::to_vec(&next).unwrap())
+                .unwrap();
         let crate::protocol::openai::Message::Assistant(a) = &req.messages[1] else {
             panic!("assistant expected")
         };

@@ -61,7 +61,7 @@ impl InboundContext {
     /// The name to send upstream for the caller's tool `name`, remembered
     /// for [`Self::original_tool_name`] when it differs (E21).
     fn upstream_tool_name(&mut self, name: String) -> String {
-        match crate::protocol::anthropic::request::tool_name(&name) {
+        match crate::protocol::anthropic::provider::request::tool_name(&name) {
             std::borrow::Cow::Borrowed(_) => name,
             std::borrow::Cow::Owned(short) => {
                 if !self.tool_names.iter().any(|(s, _)| *s == short) {
@@ -154,7 +154,7 @@ fn tool_use_id<'a>(id: &'a str, message_id: &str, index: usize) -> std::borrow::
     if id.is_empty() {
         std::borrow::Cow::Owned(synthetic_tool_id(message_id, index))
     } else {
-        crate::protocol::anthropic::request::tool_id(id)
+        crate::protocol::anthropic::provider::request::tool_id(id)
     }
 }
 
