@@ -137,6 +137,30 @@ impl ErrorKind {
     }
 }
 
+impl From<crate::protocol::ErrorKind> for ErrorKind {
+    fn from(kind: crate::protocol::ErrorKind) -> Self {
+        use crate::protocol::ErrorKind as P;
+        match kind {
+            P::InvalidRequest => ErrorKind::InvalidRequest,
+            P::Upstream(status) => ErrorKind::Upstream(status),
+            P::BadUpstreamResponse => ErrorKind::BadUpstreamResponse,
+            P::Internal => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<crate::protocol::Error> for GatewayError {
+    fn from(e: crate::protocol::Error) -> Self {
+        Self {
+            kind: e.kind.into(),
+            message: e.message,
+            param: e.param,
+            code: e.code,
+            retry_after: e.retry_after,
+        }
+    }
+}
+
 /// The inbound API whose error format the caller expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboundApi {

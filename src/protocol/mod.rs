@@ -7,28 +7,14 @@
 //! [`ChunkDecoder`].
 
 pub mod anthropic;
+pub mod error;
 pub mod gemini;
 pub mod openai;
 pub mod raw;
 pub mod sse;
+pub mod stream;
 #[cfg(test)]
 pub mod testing;
 
-use crate::error::GatewayError;
-use openai::{ChatChunk, Usage};
-use sse::SseEvent;
-
-/// Turns one upstream stream, event by event, into OpenAI chunks.
-///
-/// Decoders never emit the usage-only chunk (`choices: []`): they record the
-/// usage, and the pipeline appends that chunk when the caller asked for it
-/// (E11). They emit the finish chunk themselves.
-pub trait ChunkDecoder {
-    /// Converts one upstream event; an upstream `error` event becomes `Err`.
-    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, GatewayError>;
-    /// Called once at the upstream's end of stream; a stream that ended
-    /// without its proper terminator is an `Err`, never a silent end.
-    fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError>;
-    /// The usage seen so far (running totals), if any.
-    fn usage(&self) -> Option<Usage>;
-}
+pub use error::{Error, ErrorKind};
+pub use stream::{ChunkDecoder, ClientEncoder, Decoded, Flow, Translator};

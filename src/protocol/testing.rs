@@ -3,14 +3,14 @@
 use super::openai::{ChatChunk, Usage};
 use super::sse::SseParser;
 use super::ChunkDecoder;
-use crate::error::GatewayError;
+use crate::protocol::Error;
 
 /// What one run of a stream through a decoder produced: the chunks until
 /// the first error, how it ended, and the usage seen.
 #[derive(Debug, PartialEq)]
 pub struct StreamRun {
     pub chunks: Vec<ChatChunk>,
-    pub end: Result<(), GatewayError>,
+    pub end: Result<(), Error>,
     pub usage: Option<Usage>,
 }
 

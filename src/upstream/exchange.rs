@@ -3,12 +3,12 @@
 //! into the caller's format, as a whole body or as a pumped stream.
 
 use super::plan::{self, Answer, Planned, Prepared};
-use super::translate::{self, Translator};
 use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::protocol::anthropic::caller::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
+use crate::protocol::{Flow, Translator};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -71,7 +71,7 @@ async fn send(
             .limit(MAX_ERROR_BYTES)
             .await
             .unwrap_or_default();
-        let err = (prepared.errors)(status, &body, retry_after);
+        let err = (prepared.errors)(status, &body, retry_after).into();
         return Err(shield(err, provider));
     }
     let head_wait = started.elapsed();
@@ -262,7 +262,7 @@ where
             if self.done {
                 break;
             }
-            if self.translator.event(&ev, &mut self.out)? == translate::Flow::Done {
+            if self.translator.event(&ev, &mut self.out)? == Flow::Done {
                 self.done = true;
                 self.translator.end(&mut self.out)?;
             }

@@ -7,20 +7,21 @@
 //! rewritten; every other pair converts through the OpenAI lingua franca
 //! (`protocol::openai`), one dialect decoder and one caller encoder.
 
-use super::translate::{
-    AnthropicPassThrough, ClientEncoder, Decoded, OpenAiEncoder, OpenAiPassThrough, Translator,
-};
+use super::translate::{AnthropicPassThrough, OpenAiPassThrough};
 use super::{mock, ExtraHeaders, Operation, Reply, StreamSummary, UpstreamCall};
 use crate::config::{ProviderKind, ProviderSettings};
-use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::error::{GatewayError, InboundApi};
 use crate::protocol::anthropic::caller::{self as messages, AnthropicEncoder, InboundContext};
 use crate::protocol::anthropic::provider as anthropic;
 use crate::protocol::gemini::provider as gemini;
+use crate::protocol::openai::caller::OpenAiEncoder;
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
+use crate::protocol::openai::provider::{openai_error, unreadable};
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Message, Usage};
 use crate::protocol::raw::RawObject;
 use crate::protocol::ChunkDecoder;
+use crate::protocol::{ClientEncoder, Decoded, Translator};
 use bytes::{Bytes, BytesMut};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -33,7 +34,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Maps an upstream error answer (status, body, `Retry-After`).
-pub type ErrorMapper = fn(u16, &[u8], Option<String>) -> GatewayError;
+pub type ErrorMapper = fn(u16, &[u8], Option<String>) -> crate::protocol::Error;
 
 /// Turns a whole upstream answer into the caller's body and the usage.
 pub type WholeAnswer = Box<dyn FnOnce(Bytes) -> Result<(Bytes, Option<Usage>), GatewayError>>;
@@ -164,9 +165,9 @@ impl Upstream {
 
     fn decode(&self, body: &[u8]) -> Result<ChatResponse, GatewayError> {
         match self {
-            Upstream::OpenAi => serde_json::from_slice(body).map_err(|_| unreadable()),
-            Upstream::Anthropic(ctx) => anthropic::from_anthropic(body, ctx),
-            Upstream::Gemini(ctx) => gemini::from_gemini(body, ctx),
+            Upstream::OpenAi => serde_json::from_slice(body).map_err(|_| unreadable().into()),
+            Upstream::Anthropic(ctx) => Ok(anthropic::from_anthropic(body, ctx)?),
+            Upstream::Gemini(ctx) => Ok(gemini::from_gemini(body, ctx)?),
         }
     }
 
@@ -509,42 +510,4 @@ fn probe_openai_usage(body: &[u8]) -> Result<Option<Usage>, GatewayError> {
     }
     let probe: Probe = serde_json::from_slice(body).map_err(|_| unreadable())?;
     Ok(probe.usage)
-}
-
-/// An answer the gateway could not read.
-pub fn unreadable() -> GatewayError {
-    GatewayError::new(
-        ErrorKind::BadUpstreamResponse,
-        "the upstream returned a response the gateway could not read",
-    )
-}
-
-/// An OpenAI-shaped error answer: the upstream's message and code kept.
-pub fn openai_error(status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        error: Inner,
-    }
-    #[derive(serde::Deserialize)]
-    struct Inner {
-        message: Option<String>,
-        code: Option<serde_json::Value>,
-        param: Option<String>,
-    }
-    let parsed = serde_json::from_slice::<Body>(body).ok();
-    let message = parsed
-        .as_ref()
-        .and_then(|b| b.error.message.clone())
-        .unwrap_or_else(|| format!("the upstream returned HTTP {status}"));
-    let mut err =
-        GatewayError::new(ErrorKind::Upstream(status), message).with_retry_after(retry_after);
-    if let Some(inner) = parsed.map(|b| b.error) {
-        err.code = match inner.code {
-            Some(serde_json::Value::String(s)) => Some(s.into()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string().into()),
-            _ => None,
-        };
-        err.param = inner.param.map(Into::into);
-    }
-    err
 }

@@ -1,37 +1,14 @@
-//! Stream translators: upstream SSE events in, the caller's SSE bytes out,
-//! one event at a time (never buffered to the end).
-//!
-//! Two shapes: [`OpenAiPassThrough`] relays an OpenAI-compatible stream to an
-//! OpenAI caller without parsing more than it must (usage); [`Decoded`]
-//! chains a dialect's [`ChunkDecoder`] (upstream → OpenAI chunks) with a
-//! [`ClientEncoder`] (OpenAI chunks → the caller's format).
+//! Relays: streams whose caller speaks the provider's own format, passed on
+//! event by event, parsing no more than the usage needs.
 
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::anthropic::provider as anthropic;
 use crate::protocol::anthropic::types::{AnthropicUsage, EventType};
-use crate::protocol::openai::{ChatChunk, Usage};
+use crate::protocol::error::cut_short;
+use crate::protocol::openai::Usage;
 use crate::protocol::sse::{self, SseEvent};
-use crate::protocol::ChunkDecoder;
+use crate::protocol::{Error, ErrorKind, Flow, Translator};
 use bytes::{BufMut, BytesMut};
 use serde::Deserialize;
-
-/// Whether the upstream stream is over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    /// The upstream sent its terminator; stop reading.
-    Done,
-}
-
-/// Turns upstream events into the caller's bytes.
-pub trait Translator: 'static {
-    /// One upstream event; appends what the caller should get to `out`.
-    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError>;
-    /// The upstream closed its stream; appends the caller's ending.
-    fn end(&mut self, out: &mut BytesMut) -> Result<(), GatewayError>;
-    /// Usage seen so far.
-    fn usage(&self) -> Option<Usage>;
-}
 
 /// Reads `usage` (and whether `choices` is empty) out of an OpenAI chunk or
 /// response without building the rest.
@@ -70,7 +47,7 @@ impl OpenAiPassThrough {
 }
 
 impl Translator for OpenAiPassThrough {
-    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError> {
+    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, Error> {
         let data = ev.data.trim();
         if data == "[DONE]" {
             self.done = true;
@@ -99,7 +76,7 @@ impl Translator for OpenAiPassThrough {
         Ok(Flow::Continue)
     }
 
-    fn end(&mut self, _out: &mut BytesMut) -> Result<(), GatewayError> {
+    fn end(&mut self, _out: &mut BytesMut) -> Result<(), Error> {
         if self.done {
             Ok(())
         } else {
@@ -124,21 +101,12 @@ fn has_usage_object(data: &str) -> bool {
 
 /// The error an upstream sent inside its stream (status unknown: counted as
 /// an upstream 5xx), with the upstream's message.
-fn upstream_stream_error(data: &str) -> GatewayError {
+fn upstream_stream_error(data: &str) -> Error {
     let message = serde_json::from_str::<serde_json::Value>(data)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "the upstream reported an error mid-stream".to_owned());
-    GatewayError::new(ErrorKind::Upstream(500), message)
-}
-
-/// A stream that closed before its terminator.
-pub fn cut_short(terminator: &str) -> GatewayError {
-    GatewayError::new(
-        ErrorKind::BadUpstreamResponse,
-        format!("the upstream stream ended before {terminator}"),
-    )
-    .with_code("upstream_stream_incomplete")
+    Error::new(ErrorKind::Upstream(500), message)
 }
 
 /// Anthropic upstream, Anthropic caller: events are relayed as they are
@@ -151,7 +119,7 @@ pub struct AnthropicPassThrough {
 }
 
 impl Translator for AnthropicPassThrough {
-    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError> {
+    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, Error> {
         /// Where usage sits in `message_start` and `message_delta`.
         #[derive(Deserialize)]
         struct UsageAt {
@@ -199,7 +167,7 @@ impl Translator for AnthropicPassThrough {
         Ok(Flow::Continue)
     }
 
-    fn end(&mut self, _out: &mut BytesMut) -> Result<(), GatewayError> {
+    fn end(&mut self, _out: &mut BytesMut) -> Result<(), Error> {
         if self.done {
             Ok(())
         } else {
@@ -209,101 +177,6 @@ impl Translator for AnthropicPassThrough {
 
     fn usage(&self) -> Option<Usage> {
         self.usage.as_ref().map(anthropic::openai_usage)
-    }
-}
-
-/// Writes OpenAI chunks in the caller's format.
-pub trait ClientEncoder: 'static {
-    /// One chunk.
-    fn chunk(&mut self, chunk: &ChatChunk, out: &mut BytesMut);
-    /// The end of a complete stream, with the final usage.
-    fn end(&mut self, usage: Option<Usage>, out: &mut BytesMut);
-}
-
-/// OpenAI chunks to an OpenAI caller: `data:` lines, the usage chunk when
-/// asked for (always with `"choices": []`, E11), then `[DONE]`.
-#[derive(Debug, Default)]
-pub struct OpenAiEncoder {
-    include_usage: bool,
-    /// id, model and created of the stream, for the usage chunk.
-    meta: Option<(String, String, u64)>,
-}
-
-impl OpenAiEncoder {
-    /// `include_usage`: the caller asked for the usage chunk.
-    pub fn new(include_usage: bool) -> Self {
-        Self {
-            include_usage,
-            meta: None,
-        }
-    }
-}
-
-impl ClientEncoder for OpenAiEncoder {
-    fn chunk(&mut self, chunk: &ChatChunk, out: &mut BytesMut) {
-        if self.meta.is_none() {
-            self.meta = Some((chunk.id.clone(), chunk.model.clone(), chunk.created));
-        }
-        write_json_data(out, chunk);
-    }
-
-    fn end(&mut self, usage: Option<Usage>, out: &mut BytesMut) {
-        if let (true, Some(usage), Some((id, model, created))) =
-            (self.include_usage, usage, self.meta.take())
-        {
-            let chunk = ChatChunk {
-                id,
-                object: "chat.completion.chunk".to_owned(),
-                created,
-                model,
-                choices: Vec::new(),
-                usage: Some(usage),
-            };
-            write_json_data(out, &chunk);
-        }
-        out.put_slice(sse::DONE);
-    }
-}
-
-/// Appends `data: <json>\n\n`.
-pub fn write_json_data<T: serde::Serialize>(out: &mut BytesMut, value: &T) {
-    out.put_slice(b"data: ");
-    // Serialising our own types into memory cannot fail.
-    let _ = serde_json::to_writer(out.writer(), value);
-    out.put_slice(b"\n\n");
-}
-
-/// A dialect decoder chained with a caller encoder.
-pub struct Decoded {
-    decoder: Box<dyn ChunkDecoder>,
-    encoder: Box<dyn ClientEncoder>,
-}
-
-impl Decoded {
-    /// Chains `decoder` into `encoder`.
-    pub fn new(decoder: Box<dyn ChunkDecoder>, encoder: Box<dyn ClientEncoder>) -> Self {
-        Self { decoder, encoder }
-    }
-}
-
-impl Translator for Decoded {
-    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, GatewayError> {
-        for chunk in self.decoder.feed(ev)? {
-            self.encoder.chunk(&chunk, out);
-        }
-        Ok(Flow::Continue)
-    }
-
-    fn end(&mut self, out: &mut BytesMut) -> Result<(), GatewayError> {
-        for chunk in self.decoder.finish()? {
-            self.encoder.chunk(&chunk, out);
-        }
-        self.encoder.end(self.decoder.usage(), out);
-        Ok(())
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.decoder.usage()
     }
 }
 

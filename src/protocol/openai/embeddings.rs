@@ -12,7 +12,7 @@
 //! shapes and never quotes the caller's text (no prompt in an error message,
 //! [`crate::error`]).
 
-use crate::error::GatewayError;
+use crate::protocol::Error;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
@@ -43,9 +43,9 @@ impl EmbeddingsRequest {
     /// Parses and [validates](Self::validate) a request body. Parse errors
     /// are 400s that name the field and the expected shape, never the
     /// caller's text.
-    pub fn parse(body: &[u8]) -> Result<Self, GatewayError> {
+    pub fn parse(body: &[u8]) -> Result<Self, Error> {
         let req: Self = serde_json::from_slice(body)
-            .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))?;
+            .map_err(|e| Error::invalid(format!("Invalid request body: {e}")))?;
         req.validate()?;
         Ok(req)
     }
@@ -53,12 +53,10 @@ impl EmbeddingsRequest {
     /// Refuses what OpenAI refuses before any provider sees it: an empty
     /// input (string, array, or an empty entry of an array) and
     /// `dimensions: 0`. Errors are 400s with `param` `input` or `dimensions`.
-    pub fn validate(&self) -> Result<(), GatewayError> {
+    pub fn validate(&self) -> Result<(), Error> {
         self.input.validate()?;
         if self.dimensions == Some(0) {
-            return Err(
-                GatewayError::invalid("`dimensions` must be at least 1").with_param("dimensions")
-            );
+            return Err(Error::invalid("`dimensions` must be at least 1").with_param("dimensions"));
         }
         Ok(())
     }
@@ -109,8 +107,8 @@ impl EmbeddingInput {
 
     /// 400 (`param` `input`) for an empty string, an empty array, or an
     /// empty entry of an array, as OpenAI does.
-    pub fn validate(&self) -> Result<(), GatewayError> {
-        let invalid = |msg: String| Err(GatewayError::invalid(msg).with_param("input"));
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |msg: String| Err(Error::invalid(msg).with_param("input"));
         match self {
             EmbeddingInput::One(s) if s.is_empty() => {
                 invalid("`input` must not be an empty string".to_owned())
@@ -456,7 +454,7 @@ fn mock_vector(tag: &[u8], data: &[u8], dims: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::protocol::ErrorKind;
     use serde_json::json;
 
     macro_rules! fixture {
@@ -469,7 +467,7 @@ mod tests {
         };
     }
 
-    fn parse(body: &str) -> Result<EmbeddingsRequest, GatewayError> {
+    fn parse(body: &str) -> Result<EmbeddingsRequest, Error> {
         EmbeddingsRequest::parse(body.as_bytes())
     }
 

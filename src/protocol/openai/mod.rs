@@ -10,7 +10,9 @@
 //! `thinking_blocks` carries Anthropic thinking blocks with their signatures so
 //! a client can send them back on the next turn unchanged (E18).
 
+pub mod caller;
 pub mod embeddings;
+pub mod provider;
 pub mod stream;
 
 use serde::{Deserialize, Serialize};

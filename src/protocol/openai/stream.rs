@@ -22,13 +22,13 @@
 //! in 400–599, that status (else 500). The end of input without `[DONE]` is
 //! an `Err` (`upstream_stream_incomplete`).
 
-use crate::error::{ErrorKind, GatewayError};
+use crate::protocol::error::cut_short;
 use crate::protocol::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ThinkingBlock, ToolCallDelta, Usage,
 };
 use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
-use crate::upstream::translate::cut_short;
+use crate::protocol::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -143,7 +143,7 @@ impl OpenAiChunkDecoder {
 }
 
 impl ChunkDecoder for OpenAiChunkDecoder {
-    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, Error> {
         if self.done {
             return Ok(Vec::new());
         }
@@ -164,7 +164,7 @@ impl ChunkDecoder for OpenAiChunkDecoder {
             return Err(stream_error(inner));
         }
         let wire: WireChunk<'_> = serde_json::from_str(data).map_err(|_| {
-            GatewayError::new(
+            Error::new(
                 ErrorKind::BadUpstreamResponse,
                 "openai: unreadable stream chunk",
             )
@@ -231,7 +231,7 @@ impl ChunkDecoder for OpenAiChunkDecoder {
         }])
     }
 
-    fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn finish(&mut self) -> Result<Vec<ChatChunk>, Error> {
         if self.done {
             Ok(Vec::new())
         } else {
@@ -258,7 +258,7 @@ fn finish_reason(s: &str) -> Option<FinishReason> {
 
 /// The error of an `{"error": …}` payload: the upstream's message as
 /// written, and its numeric `code` as the status when it is one.
-fn stream_error(raw: &str) -> GatewayError {
+fn stream_error(raw: &str) -> Error {
     #[derive(Deserialize)]
     struct ErrorBody {
         #[serde(default)]
@@ -275,7 +275,7 @@ fn stream_error(raw: &str) -> GatewayError {
         .and_then(|c| u16::try_from(c).ok())
         .filter(|c| (400..=599).contains(c))
         .unwrap_or(500);
-    GatewayError::new(
+    Error::new(
         ErrorKind::Upstream(status),
         message
             .filter(|m| !m.is_empty())

@@ -1,8 +1,8 @@
 //! `count_tokens` for providers with no count endpoint (PROTOCOLS.md §5.5).
 
 use super::request::to_openai_for_count;
-use crate::error::GatewayError;
 use crate::protocol::openai::{ChatRequest, Content, ContentPart, Message};
+use crate::protocol::Error;
 
 /// Tokens added per message (role and framing), as in OpenAI's own
 /// accounting of chat formats.
@@ -25,7 +25,7 @@ const PER_MEDIA: u64 = 1_600;
 /// of earlier turns are not counted (Anthropic strips them from the
 /// context). It is an estimate, typically within ±20% for English prose and
 /// code.
-pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, GatewayError> {
+pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, Error> {
     let (req, _) = to_openai_for_count(body)?;
     Ok(estimate(&req))
 }

@@ -7,7 +7,7 @@
 //!   plus an [`InboundContext`] for the way back (§5.2).
 //! * [`response::from_openai`]: `ChatResponse` → Anthropic message JSON (§5.3).
 //! * [`stream::AnthropicEncoder`]: OpenAI chunks → Anthropic SSE events, a
-//!   [`ClientEncoder`](crate::upstream::translate::ClientEncoder) (§5.4).
+//!   [`ClientEncoder`](crate::protocol::ClientEncoder) (§5.4).
 //! * [`count::estimate_input_tokens`]: `count_tokens` for providers without a
 //!   count endpoint (§5.5).
 //!

@@ -45,13 +45,13 @@
 //! non-PDF base64 documents), and `thinking` `enabled` without a budget.
 
 use super::InboundContext;
-use crate::error::GatewayError;
 use crate::protocol::openai::{
     AssistantMessage, ChatRequest, Content, ContentPart, FilePart, FunctionCall, FunctionDef,
     ImageUrl, JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, ResponseFormat, Stop,
     StreamOptions, ThinkingBlock, Tool, ToolCall, ToolChoice,
 };
 use crate::protocol::raw::RawObject;
+use crate::protocol::Error;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -59,32 +59,29 @@ use std::borrow::Cow;
 
 /// Converts a `/v1/messages` body; `max_tokens` is required, as the
 /// Anthropic API requires it.
-pub fn to_openai(body: &[u8]) -> Result<(ChatRequest, InboundContext), GatewayError> {
+pub fn to_openai(body: &[u8]) -> Result<(ChatRequest, InboundContext), Error> {
     convert(body, true)
 }
 
 /// Converts a `/v1/messages/count_tokens` body: like [`to_openai`], but
 /// `max_tokens` may be missing (count bodies have none, §5.5).
-pub fn to_openai_for_count(body: &[u8]) -> Result<(ChatRequest, InboundContext), GatewayError> {
+pub fn to_openai_for_count(body: &[u8]) -> Result<(ChatRequest, InboundContext), Error> {
     convert(body, false)
 }
 
 /// OpenAI accepts at most this many stop sequences.
 const MAX_STOP_SEQUENCES: usize = 4;
 
-fn convert(
-    body: &[u8],
-    require_max_tokens: bool,
-) -> Result<(ChatRequest, InboundContext), GatewayError> {
+fn convert(body: &[u8], require_max_tokens: bool) -> Result<(ChatRequest, InboundContext), Error> {
     let obj = RawObject::parse(body)
-        .map_err(|_| GatewayError::invalid("the request body must be a JSON object"))?;
+        .map_err(|_| Error::invalid("the request body must be a JSON object"))?;
     let model: String = required(&obj, "model", "a string")?;
     if model.is_empty() {
-        return Err(GatewayError::invalid("`model` must not be empty").with_param("model"));
+        return Err(Error::invalid("`model` must not be empty").with_param("model"));
     }
     let max_tokens: Option<u64> = optional(&obj, "max_tokens", "a non-negative integer")?;
     if require_max_tokens && max_tokens.is_none() {
-        return Err(GatewayError::invalid("`max_tokens` is required").with_param("max_tokens"));
+        return Err(Error::invalid("`max_tokens` is required").with_param("max_tokens"));
     }
     let mut ctx = InboundContext::new(model.as_str());
 
@@ -123,10 +120,8 @@ fn convert(
     let reasoning_effort = match optional::<ThinkingIn>(&obj, "thinking", "an object")? {
         Some(t) if t.kind == "enabled" => {
             let Some(budget) = t.budget_tokens else {
-                return Err(
-                    GatewayError::invalid("`thinking.budget_tokens` is required")
-                        .with_param("thinking.budget_tokens"),
-                );
+                return Err(Error::invalid("`thinking.budget_tokens` is required")
+                    .with_param("thinking.budget_tokens"));
             };
             Some(effort_for_budget(budget))
         }
@@ -191,10 +186,10 @@ fn parse<'a, T: Deserialize<'a>>(
     raw: &'a RawValue,
     param: impl FnOnce() -> String,
     expected: &str,
-) -> Result<T, GatewayError> {
+) -> Result<T, Error> {
     serde_json::from_str(raw.get()).map_err(|_| {
         let param = param();
-        GatewayError::invalid(format!("`{param}` must be {expected}")).with_param(param)
+        Error::invalid(format!("`{param}` must be {expected}")).with_param(param)
     })
 }
 
@@ -203,7 +198,7 @@ fn optional<'a, T: Deserialize<'a>>(
     obj: &RawObject<'a>,
     key: &'static str,
     expected: &str,
-) -> Result<Option<T>, GatewayError> {
+) -> Result<Option<T>, Error> {
     match obj.get(key).filter(|v| !is_null(v)) {
         None => Ok(None),
         Some(raw) => parse(raw, || key.to_owned(), expected).map(Some),
@@ -215,9 +210,9 @@ fn required<'a, T: Deserialize<'a>>(
     obj: &RawObject<'a>,
     key: &'static str,
     expected: &str,
-) -> Result<T, GatewayError> {
+) -> Result<T, Error> {
     optional(obj, key, expected)?
-        .ok_or_else(|| GatewayError::invalid(format!("`{key}` is required")).with_param(key))
+        .ok_or_else(|| Error::invalid(format!("`{key}` is required")).with_param(key))
 }
 
 /// OpenAI rejects a `user` longer than 64 characters (OpenRouter: 128);
@@ -390,7 +385,7 @@ enum RawContent<'a> {
 fn raw_content<'a>(
     raw: &'a RawValue,
     param: impl FnOnce() -> String,
-) -> Result<RawContent<'a>, GatewayError> {
+) -> Result<RawContent<'a>, Error> {
     if raw.get().starts_with('"') {
         parse(raw, param, "a string").map(RawContent::Text)
     } else {
@@ -400,15 +395,12 @@ fn raw_content<'a>(
 
 /// The `type` of a block; a block that is not an object with a string `type`
 /// is malformed.
-fn block_type<'a>(
-    raw: &'a RawValue,
-    param: &dyn Fn() -> String,
-) -> Result<Cow<'a, str>, GatewayError> {
+fn block_type<'a>(raw: &'a RawValue, param: &dyn Fn() -> String) -> Result<Cow<'a, str>, Error> {
     parse::<TypeProbe<'a>>(raw, param, "a content block object")?
         .kind
         .ok_or_else(|| {
             let param = param();
-            GatewayError::invalid(format!("`{param}` has no `type`")).with_param(param)
+            Error::invalid(format!("`{param}` has no `type`")).with_param(param)
         })
 }
 
@@ -416,7 +408,7 @@ fn block_type<'a>(
 
 /// `system`: a string, or text blocks joined with `"\n\n"`; `None` when
 /// empty.
-fn system_text(raw: &RawValue) -> Result<Option<String>, GatewayError> {
+fn system_text(raw: &RawValue) -> Result<Option<String>, Error> {
     let text = match raw_content(raw, || "system".to_owned())? {
         RawContent::Text(s) => s,
         RawContent::Blocks(blocks) => {
@@ -443,7 +435,7 @@ fn convert_message(
     i: usize,
     ctx: &mut InboundContext,
     out: &mut Vec<Message>,
-) -> Result<(), GatewayError> {
+) -> Result<(), Error> {
     let m: RawMessage<'_> = parse(
         raw,
         || format!("messages[{i}]"),
@@ -483,21 +475,15 @@ fn convert_message(
             }
             Ok(())
         }
-        _ => Err(
-            GatewayError::invalid("`role` must be `user` or `assistant`")
-                .with_param(format!("messages[{i}].role")),
-        ),
+        _ => Err(Error::invalid("`role` must be `user` or `assistant`")
+            .with_param(format!("messages[{i}].role"))),
     }
 }
 
 /// A user turn: its tool results as `tool` messages first, then one user
 /// message with the tool results' images and documents and the turn's own
 /// content (E20).
-fn user_turn(
-    content: RawContent<'_>,
-    i: usize,
-    out: &mut Vec<Message>,
-) -> Result<(), GatewayError> {
+fn user_turn(content: RawContent<'_>, i: usize, out: &mut Vec<Message>) -> Result<(), Error> {
     let blocks = match content {
         RawContent::Text(s) => {
             if !s.is_empty() {
@@ -563,7 +549,7 @@ fn user_message(mut parts: Vec<ContentPart>) -> Message {
 fn tool_result(
     r: &ToolResultBlock<'_>,
     param: &dyn Fn() -> String,
-) -> Result<(String, Vec<ContentPart>), GatewayError> {
+) -> Result<(String, Vec<ContentPart>), Error> {
     let mut texts: Vec<String> = Vec::new();
     let mut media = Vec::new();
     if let Some(raw) = r.content.filter(|c| !is_null(c)) {
@@ -600,7 +586,7 @@ fn tool_result(
 }
 
 /// An `image` block → an `image_url` part (§4.11, E28).
-fn image_part(raw: &RawValue, param: &dyn Fn() -> String) -> Result<ContentPart, GatewayError> {
+fn image_part(raw: &RawValue, param: &dyn Fn() -> String) -> Result<ContentPart, Error> {
     let b: SourceBlock<'_> = parse(raw, param, "an image block with a `source`")?;
     let source_param = || format!("{}.source", param());
     let url = match b.source.kind.as_ref() {
@@ -615,20 +601,15 @@ fn image_part(raw: &RawValue, param: &dyn Fn() -> String) -> Result<ContentPart,
 
 /// A `document` block → a `file` part (PDF) or text parts (plain-text and
 /// content documents).
-fn document_parts(
-    raw: &RawValue,
-    param: &dyn Fn() -> String,
-) -> Result<Vec<ContentPart>, GatewayError> {
+fn document_parts(raw: &RawValue, param: &dyn Fn() -> String) -> Result<Vec<ContentPart>, Error> {
     let b: SourceBlock<'_> = parse(raw, param, "a document block with a `source`")?;
     let source_param = || format!("{}.source", param());
     match b.source.kind.as_ref() {
         "base64" => {
             let url = data_url(&b.source, &source_param)?;
             if !url.starts_with("data:application/pdf;") {
-                return Err(
-                    GatewayError::invalid("base64 documents must be `application/pdf`")
-                        .with_param(format!("{}.media_type", source_param())),
-                );
+                return Err(Error::invalid("base64 documents must be `application/pdf`")
+                    .with_param(format!("{}.media_type", source_param())));
             }
             Ok(vec![ContentPart::File {
                 file: FilePart {
@@ -684,7 +665,7 @@ fn document_parts(
 
 /// `data:<media type>;base64,<data>`, the media type lower-cased, stripped
 /// of parameters, `image/jpg` → `image/jpeg` (§4.11, E28).
-fn data_url(source: &Source<'_>, param: &dyn Fn() -> String) -> Result<String, GatewayError> {
+fn data_url(source: &Source<'_>, param: &dyn Fn() -> String) -> Result<String, Error> {
     let media_type = source
         .media_type
         .as_deref()
@@ -705,13 +686,13 @@ fn data_url(source: &Source<'_>, param: &dyn Fn() -> String) -> Result<String, G
     Ok(format!("data:{mime};base64,{data}"))
 }
 
-fn missing(param: &dyn Fn() -> String, field: &str) -> GatewayError {
+fn missing(param: &dyn Fn() -> String, field: &str) -> Error {
     let param = format!("{}.{field}", param());
-    GatewayError::invalid(format!("`{param}` is required")).with_param(param)
+    Error::invalid(format!("`{param}` is required")).with_param(param)
 }
 
-fn unsupported_source(param: &dyn Fn() -> String) -> GatewayError {
-    GatewayError::invalid("this source type is not supported by this gateway").with_param(param())
+fn unsupported_source(param: &dyn Fn() -> String) -> Error {
+    Error::invalid("this source type is not supported by this gateway").with_param(param())
 }
 
 /// An assistant turn → one assistant message, or nothing when it has no
@@ -720,7 +701,7 @@ fn assistant_turn(
     content: RawContent<'_>,
     i: usize,
     ctx: &mut InboundContext,
-) -> Result<Option<Message>, GatewayError> {
+) -> Result<Option<Message>, Error> {
     let blocks = match content {
         RawContent::Text(s) if s.is_empty() => return Ok(None),
         RawContent::Text(s) => {
@@ -796,7 +777,7 @@ fn assistant_turn(
 fn convert_tools(
     obj: &RawObject<'_>,
     ctx: &mut InboundContext,
-) -> Result<Option<Vec<Tool>>, GatewayError> {
+) -> Result<Option<Vec<Tool>>, Error> {
     let Some(raw_tools) = optional::<Vec<&RawValue>>(obj, "tools", "an array of tools")? else {
         return Ok(None);
     };
@@ -829,7 +810,7 @@ fn convert_tools(
 fn convert_tool_choice(
     obj: &RawObject<'_>,
     ctx: &mut InboundContext,
-) -> Result<(Option<ToolChoice>, Option<bool>), GatewayError> {
+) -> Result<(Option<ToolChoice>, Option<bool>), Error> {
     let Some(tc) = optional::<ToolChoiceIn>(obj, "tool_choice", "an object with a `type`")? else {
         return Ok((None, None));
     };
@@ -839,8 +820,9 @@ fn convert_tool_choice(
         "none" => Some(ToolChoice::Mode("none".to_owned())),
         "tool" => {
             let Some(name) = tc.name else {
-                return Err(GatewayError::invalid("`tool_choice.name` is required")
-                    .with_param("tool_choice.name"));
+                return Err(
+                    Error::invalid("`tool_choice.name` is required").with_param("tool_choice.name")
+                );
             };
             Some(ToolChoice::Named(NamedToolChoice {
                 kind: "function".to_owned(),
@@ -859,7 +841,7 @@ fn convert_tool_choice(
 mod tests {
     use super::super::tests::damaged;
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::protocol::ErrorKind;
 
     const CLAUDE_CODE: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -878,7 +860,7 @@ mod tests {
         "/tests/fixtures/messages/count_tokens_request.json"
     ));
 
-    fn convert_json(v: Value) -> Result<(ChatRequest, InboundContext), GatewayError> {
+    fn convert_json(v: Value) -> Result<(ChatRequest, InboundContext), Error> {
         to_openai(&serde_json::to_vec(&v).unwrap())
     }
 

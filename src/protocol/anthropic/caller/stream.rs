@@ -32,7 +32,7 @@
 use super::{message_id, stop_reason, tool_use_id, AnthropicUsageOut, EmptyObject, InboundContext};
 use crate::protocol::openai::{ChatChunk, Delta, ThinkingBlock, ToolCallDelta, Usage};
 use crate::protocol::sse;
-use crate::upstream::translate::ClientEncoder;
+use crate::protocol::ClientEncoder;
 use bytes::BytesMut;
 use serde::Serialize;
 

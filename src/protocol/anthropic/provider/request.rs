@@ -24,7 +24,6 @@
 //! media types, `file_id` references and legacy `function` messages.
 
 use super::{Converted, RequestOptions, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::anthropic::types::{
     BlockParam, MessageParam, MessagesRequest, Metadata, Role, SourceParam, ThinkingParam,
     ToolChoiceParam, ToolParam, ToolResultContent,
@@ -33,6 +32,7 @@ use crate::protocol::openai::{
     AssistantMessage, ChatRequest, Content, ContentPart, FilePart, Message, ResponseFormat, Stop,
     ThinkingBlock, Tool, ToolChoice,
 };
+use crate::protocol::{Error, ErrorKind};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -49,12 +49,11 @@ const JSON_TOOL_DESCRIPTION: &str =
     "Respond with the final answer as this tool's input: a JSON object matching the schema.";
 
 /// Converts an OpenAI chat request into an Anthropic Messages body.
-pub fn to_anthropic(req: &ChatRequest, opts: &RequestOptions) -> Result<Converted, GatewayError> {
+pub fn to_anthropic(req: &ChatRequest, opts: &RequestOptions) -> Result<Converted, Error> {
     if let Some(n) = req.n {
         if n != 1 {
             return Err(
-                GatewayError::invalid("`n` other than 1 is not supported by this model")
-                    .with_param("n"),
+                Error::invalid("`n` other than 1 is not supported by this model").with_param("n"),
             );
         }
     }
@@ -98,7 +97,7 @@ pub fn to_anthropic(req: &ChatRequest, opts: &RequestOptions) -> Result<Converte
     let mut top_k = match req.extra.get("top_k") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
-            GatewayError::invalid("`top_k` must be a non-negative integer").with_param("top_k")
+            Error::invalid("`top_k` must be a non-negative integer").with_param("top_k")
         })?),
     };
     if temperature.is_some() && top_p.take().is_some() {
@@ -149,7 +148,7 @@ pub fn to_anthropic(req: &ChatRequest, opts: &RequestOptions) -> Result<Converte
         thinking,
     };
     let body = serde_json::to_vec(&body).map_err(|_| {
-        GatewayError::new(
+        Error::new(
             ErrorKind::Internal,
             "could not serialise the Anthropic request",
         )
@@ -174,14 +173,14 @@ impl Dropped {
 }
 
 /// `reasoning_effort` → thinking budget (§4.1, LiteLLM's defaults).
-fn thinking_budget(effort: Option<&str>) -> Result<Option<u64>, GatewayError> {
+fn thinking_budget(effort: Option<&str>) -> Result<Option<u64>, Error> {
     Ok(match effort {
         None | Some("none") => None,
         Some("minimal" | "low") => Some(1024),
         Some("medium") => Some(2048),
         Some("high" | "xhigh") => Some(4096),
         Some(_) => {
-            return Err(GatewayError::invalid(
+            return Err(Error::invalid(
                 "`reasoning_effort` must be one of none, minimal, low, medium, high, xhigh",
             )
             .with_param("reasoning_effort"))
@@ -209,14 +208,14 @@ fn is_blank(s: &str) -> bool {
 // ------------------------------------------------------------------ tools
 
 /// The input schema of the JSON-mode tool, if JSON mode is on.
-fn json_mode_schema(req: &ChatRequest) -> Result<Option<Cow<'_, Value>>, GatewayError> {
+fn json_mode_schema(req: &ChatRequest) -> Result<Option<Cow<'_, Value>>, Error> {
     match &req.response_format {
         None | Some(ResponseFormat::Text) => Ok(None),
         Some(ResponseFormat::JsonObject) => Ok(Some(Cow::Owned(json!({"type": "object"})))),
         Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
             None => Ok(Some(Cow::Owned(json!({"type": "object"})))),
             Some(schema) => object_schema(schema).map(Some).ok_or_else(|| {
-                GatewayError::invalid("the JSON schema's root must be an object schema")
+                Error::invalid("the JSON schema's root must be an object schema")
                     .with_param("response_format.json_schema.schema")
             }),
         },
@@ -249,8 +248,8 @@ enum Choice<'a> {
 }
 
 /// Reads `tool_choice`; `allowed_tools` also returns the allowed names.
-fn read_tool_choice(req: &ChatRequest) -> Result<(Choice<'_>, Option<Vec<&str>>), GatewayError> {
-    let bad = || GatewayError::invalid("unsupported `tool_choice` value").with_param("tool_choice");
+fn read_tool_choice(req: &ChatRequest) -> Result<(Choice<'_>, Option<Vec<&str>>), Error> {
+    let bad = || Error::invalid("unsupported `tool_choice` value").with_param("tool_choice");
     Ok(match &req.tool_choice {
         None => (Choice::Default, None),
         Some(ToolChoice::Mode(m)) => match m.as_str() {
@@ -293,7 +292,7 @@ fn convert_tools<'a>(
     json_schema: Option<Cow<'a, Value>>,
     ctx: &mut ResponseContext,
     dropped: &mut Dropped,
-) -> Result<(Vec<ToolParam<'a>>, Option<ToolChoiceParam<'a>>), GatewayError> {
+) -> Result<(Vec<ToolParam<'a>>, Option<ToolChoiceParam<'a>>), Error> {
     let (choice, allowed) = read_tool_choice(req)?;
     let mut tools = Vec::new();
     for (i, tool) in req.tools.iter().flatten().enumerate() {
@@ -380,10 +379,10 @@ fn convert_tool<'a>(
     i: usize,
     ctx: &mut ResponseContext,
     dropped: &mut Dropped,
-) -> Result<ToolParam<'a>, GatewayError> {
+) -> Result<ToolParam<'a>, Error> {
     if tool.kind != "function" {
         return Err(
-            GatewayError::invalid("only `function` tools are supported by this model")
+            Error::invalid("only `function` tools are supported by this model")
                 .with_param(format!("tools[{i}].type")),
         );
     }
@@ -473,9 +472,7 @@ struct Turn<'a> {
 }
 
 /// All messages → `system` blocks and unmerged turns.
-fn convert_messages(
-    messages: &[Message],
-) -> Result<(Vec<BlockParam<'_>>, Vec<Turn<'_>>), GatewayError> {
+fn convert_messages(messages: &[Message]) -> Result<(Vec<BlockParam<'_>>, Vec<Turn<'_>>), Error> {
     let mut system = Vec::new();
     let mut turns = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
@@ -501,7 +498,7 @@ fn convert_messages(
                     content: tool_result_content(content, i)?,
                 }],
             }),
-            Message::Function { .. } => return Err(GatewayError::invalid(
+            Message::Function { .. } => return Err(Error::invalid(
                 "legacy `function` messages are not supported by this model; use `tool` messages",
             )
             .with_param(format!("messages[{i}].role"))),
@@ -532,7 +529,7 @@ fn push_texts<'a>(content: &'a Content, out: &mut Vec<BlockParam<'a>>) {
 }
 
 /// User content → blocks: text, images and documents (§4.11).
-fn user_blocks(content: &Content, i: usize) -> Result<Vec<BlockParam<'_>>, GatewayError> {
+fn user_blocks(content: &Content, i: usize) -> Result<Vec<BlockParam<'_>>, Error> {
     let parts = match content {
         Content::Text(s) => {
             return Ok(if is_blank(s) {
@@ -556,10 +553,10 @@ fn user_blocks(content: &Content, i: usize) -> Result<Vec<BlockParam<'_>>, Gatew
             })?),
             ContentPart::File { file } => out.push(file_block(file, i, j)?),
             ContentPart::InputAudio { .. } | ContentPart::Other(_) => {
-                return Err(GatewayError::invalid(
-                    "this content part type is not supported by this model",
+                return Err(
+                    Error::invalid("this content part type is not supported by this model")
+                        .with_param(format!("messages[{i}].content[{j}]")),
                 )
-                .with_param(format!("messages[{i}].content[{j}]")))
             }
         }
     }
@@ -570,7 +567,7 @@ fn user_blocks(content: &Content, i: usize) -> Result<Vec<BlockParam<'_>>, Gatew
 fn tool_result_content(
     content: &Content,
     i: usize,
-) -> Result<Option<ToolResultContent<'_>>, GatewayError> {
+) -> Result<Option<ToolResultContent<'_>>, Error> {
     Ok(match content {
         Content::Text(s) if is_blank(s) => None,
         Content::Text(s) => Some(ToolResultContent::Text(s)),
@@ -593,26 +590,21 @@ const MEDIA_TYPES: &[(&str, &str, bool)] = &[
 ];
 
 /// A `data:` URL or an http(s) URL → an image or document block (§4.11).
-fn media_block<'a>(
-    url: &'a str,
-    param: impl Fn() -> String,
-) -> Result<BlockParam<'a>, GatewayError> {
+fn media_block<'a>(url: &'a str, param: impl Fn() -> String) -> Result<BlockParam<'a>, Error> {
     if let Some(rest) = strip_prefix_ci(url, "data:") {
         let Some((meta, data)) = rest.split_once(',') else {
-            return Err(GatewayError::invalid("malformed data URL").with_param(param()));
+            return Err(Error::invalid("malformed data URL").with_param(param()));
         };
         let mut meta = meta.split(';');
         let mime = meta.next().unwrap_or("").trim();
         if !meta.any(|p| p.trim().eq_ignore_ascii_case("base64")) {
-            return Err(
-                GatewayError::invalid("data URLs must be base64-encoded").with_param(param())
-            );
+            return Err(Error::invalid("data URLs must be base64-encoded").with_param(param()));
         }
         let Some(&(_, media_type, document)) = MEDIA_TYPES
             .iter()
             .find(|(m, _, _)| m.eq_ignore_ascii_case(mime))
         else {
-            return Err(GatewayError::invalid(
+            return Err(Error::invalid(
                 "unsupported media type (supported: image/jpeg, image/png, image/gif, image/webp, application/pdf)",
             )
             .with_param(param()));
@@ -633,11 +625,11 @@ fn media_block<'a>(
             BlockParam::Image { source }
         });
     }
-    Err(GatewayError::invalid("only data: and http(s) URLs are supported").with_param(param()))
+    Err(Error::invalid("only data: and http(s) URLs are supported").with_param(param()))
 }
 
 /// A `file` part: base64 file data as a document or image.
-fn file_block(file: &FilePart, i: usize, j: usize) -> Result<BlockParam<'_>, GatewayError> {
+fn file_block(file: &FilePart, i: usize, j: usize) -> Result<BlockParam<'_>, Error> {
     let param = |field: &str| format!("messages[{i}].content[{j}].file.{field}");
     match &file.file_data {
         Some(data) if strip_prefix_ci(data, "data:").is_some() => {
@@ -656,12 +648,12 @@ fn file_block(file: &FilePart, i: usize, j: usize) -> Result<BlockParam<'_>, Gat
                 },
             })
         }
-        Some(_) => Err(GatewayError::invalid(
+        Some(_) => Err(Error::invalid(
             "`file_data` must be a data URL (or base64 with a .pdf filename)",
         )
         .with_param(param("file_data"))),
         None => Err(
-            GatewayError::invalid("`file_id` references are not supported by this model")
+            Error::invalid("`file_id` references are not supported by this model")
                 .with_param(param("file_id")),
         ),
     }
@@ -681,7 +673,7 @@ fn ends_with_ci(s: &str, suffix: &str) -> bool {
 }
 
 /// An assistant message → thinking blocks (E18), text (E1), tool_use.
-fn assistant_blocks(a: &AssistantMessage, i: usize) -> Result<Vec<BlockParam<'_>>, GatewayError> {
+fn assistant_blocks(a: &AssistantMessage, i: usize) -> Result<Vec<BlockParam<'_>>, Error> {
     let mut out = Vec::new();
     for tb in a.thinking_blocks.iter().flatten() {
         out.push(match tb {
@@ -710,10 +702,9 @@ fn assistant_blocks(a: &AssistantMessage, i: usize) -> Result<Vec<BlockParam<'_>
 
 /// Tool-call `arguments` → `tool_use.input`: empty (or `null`) becomes `{}`;
 /// anything but a JSON object is a 400 naming the message.
-fn tool_input(args: &str, i: usize, k: usize) -> Result<&RawValue, GatewayError> {
+fn tool_input(args: &str, i: usize, k: usize) -> Result<&RawValue, Error> {
     let err = |msg: &'static str| {
-        GatewayError::invalid(msg)
-            .with_param(format!("messages[{i}].tool_calls[{k}].function.arguments"))
+        Error::invalid(msg).with_param(format!("messages[{i}].tool_calls[{k}].function.arguments"))
     };
     let args = args.trim();
     if args.is_empty() || args == "null" {
@@ -847,7 +838,7 @@ mod tests {
         ctx: ResponseContext,
     }
 
-    fn try_convert(req: Value) -> Result<Out, GatewayError> {
+    fn try_convert(req: Value) -> Result<Out, Error> {
         let req: ChatRequest = serde_json::from_value(req).unwrap();
         to_anthropic(&req, &OPTS).map(|c| Out {
             body: serde_json::from_slice(&c.body).unwrap(),

@@ -8,18 +8,18 @@
 //! breakdown. JSON mode: the synthetic tool's `input` becomes the `content`.
 
 use super::{finish_reason, openai_usage, status_for_error_type, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::anthropic::types::{input_json, ContentBlock, ErrorResponse, MessageResponse};
 use crate::protocol::openai::{
     ChatResponse, Choice, FinishReason, FunctionCall, ResponseMessage, ThinkingBlock, ToolCall,
 };
+use crate::protocol::{Error, ErrorKind};
 
 /// Converts a non-streaming Anthropic response body; an unreadable body is
 /// [`ErrorKind::BadUpstreamResponse`], and an error body that came with a 200
 /// is converted like [`error_from_anthropic`].
-pub fn from_anthropic(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, GatewayError> {
+pub fn from_anthropic(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, Error> {
     let unreadable = || {
-        GatewayError::new(
+        Error::new(
             ErrorKind::BadUpstreamResponse,
             "anthropic: unreadable response body",
         )
@@ -111,14 +111,14 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Converts an Anthropic error response (§2.7) into a [`GatewayError`] of
+/// Converts an Anthropic error response (§2.7) into a [`Error`] of
 /// kind `Upstream(status)` with the upstream message (prefixed
 /// `anthropic: `) and the OpenAI `code` of §4.14; an unreadable body gets a
 /// generic message.
-pub fn error_from_anthropic(status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
+pub fn error_from_anthropic(status: u16, body: &[u8], retry_after: Option<String>) -> Error {
     match serde_json::from_slice::<ErrorResponse>(body) {
         Ok(e) => upstream_error(status, &e, retry_after),
-        Err(_) => GatewayError::new(
+        Err(_) => Error::new(
             ErrorKind::Upstream(status),
             format!("anthropic: upstream returned HTTP {status}"),
         )
@@ -127,19 +127,15 @@ pub fn error_from_anthropic(status: u16, body: &[u8], retry_after: Option<String
     }
 }
 
-/// A parsed Anthropic error as a [`GatewayError`].
-pub(super) fn upstream_error(
-    status: u16,
-    e: &ErrorResponse,
-    retry_after: Option<String>,
-) -> GatewayError {
+/// A parsed Anthropic error as a [`Error`].
+pub(super) fn upstream_error(status: u16, e: &ErrorResponse, retry_after: Option<String>) -> Error {
     let message = if e.error.message.is_empty() {
         format!("anthropic: upstream returned HTTP {status}")
     } else {
         format!("anthropic: {}", e.error.message)
     };
     let kind = (!e.error.kind.is_empty()).then_some(e.error.kind.as_str());
-    GatewayError::new(ErrorKind::Upstream(status), message)
+    Error::new(ErrorKind::Upstream(status), message)
         .with_code_opt(error_code(status, kind))
         .with_retry_after(retry_after)
 }
@@ -167,7 +163,7 @@ trait WithCodeOpt {
     fn with_code_opt(self, code: Option<String>) -> Self;
 }
 
-impl WithCodeOpt for GatewayError {
+impl WithCodeOpt for Error {
     fn with_code_opt(self, code: Option<String>) -> Self {
         match code {
             Some(c) => self.with_code(c),

@@ -15,7 +15,6 @@
 
 use super::response::upstream_error;
 use super::{finish_reason, openai_usage, status_for_error_type, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::anthropic::types::{
     input_json, is_filled_object, AnthropicUsage, BlockDelta, ContentBlock, ContentBlockDelta,
     ContentBlockStart, ContentBlockStop, ErrorResponse, EventType, MessageDelta, MessageStart,
@@ -25,6 +24,7 @@ use crate::protocol::openai::{
 };
 use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
+use crate::protocol::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
 
 /// The stream state machine of §4.3.
@@ -119,7 +119,7 @@ impl AnthropicToOpenAi {
         )
     }
 
-    fn message_start(&mut self, data: &str) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn message_start(&mut self, data: &str) -> Result<Vec<ChatChunk>, Error> {
         let start: MessageStart = parse(data, "message_start")?;
         self.id = format!("chatcmpl-{}", start.message.id);
         self.model = start.message.model;
@@ -134,7 +134,7 @@ impl AnthropicToOpenAi {
         Ok(vec![self.chunk(delta, None)])
     }
 
-    fn block_start(&mut self, data: &str) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn block_start(&mut self, data: &str) -> Result<Vec<ChatChunk>, Error> {
         let start: ContentBlockStart = parse(data, "content_block_start")?;
         let mut out = Vec::new();
         let block = match start.content_block {
@@ -204,7 +204,7 @@ impl AnthropicToOpenAi {
         Ok(out)
     }
 
-    fn block_delta(&mut self, data: &str) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn block_delta(&mut self, data: &str) -> Result<Vec<ChatChunk>, Error> {
         let d: ContentBlockDelta = parse(data, "content_block_delta")?;
         let block = self
             .blocks
@@ -270,7 +270,7 @@ impl AnthropicToOpenAi {
         Ok(chunk.map(|d| self.chunk(d, None)).into_iter().collect())
     }
 
-    fn block_stop(&mut self, data: &str) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn block_stop(&mut self, data: &str) -> Result<Vec<ChatChunk>, Error> {
         let stop: ContentBlockStop = parse(data, "content_block_stop")?;
         let Some(pos) = self.blocks.iter().position(|(i, _)| *i == stop.index) else {
             return Ok(Vec::new());
@@ -309,7 +309,7 @@ impl AnthropicToOpenAi {
         )
     }
 
-    fn message_delta(&mut self, data: &str) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn message_delta(&mut self, data: &str) -> Result<Vec<ChatChunk>, Error> {
         let d: MessageDelta = parse(data, "message_delta")?;
         if let Some(reason) = d.delta.stop_reason {
             self.stop_reason = Some(reason);
@@ -332,10 +332,10 @@ impl AnthropicToOpenAi {
 
 /// An `error` event's payload as a gateway error, with the status its type
 /// stands for (E26).
-pub fn error_event(data: &str) -> GatewayError {
+pub fn error_event(data: &str) -> Error {
     match serde_json::from_str::<ErrorResponse>(data) {
         Ok(e) => upstream_error(status_for_error_type(&e.error.kind), &e, None),
-        Err(_) => GatewayError::new(
+        Err(_) => Error::new(
             ErrorKind::Upstream(500),
             "anthropic: upstream reported an error mid-stream",
         ),
@@ -343,7 +343,7 @@ pub fn error_event(data: &str) -> GatewayError {
 }
 
 impl ChunkDecoder for AnthropicToOpenAi {
-    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, Error> {
         if self.stopped {
             return Ok(Vec::new());
         }
@@ -374,11 +374,11 @@ impl ChunkDecoder for AnthropicToOpenAi {
         }
     }
 
-    fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn finish(&mut self) -> Result<Vec<ChatChunk>, Error> {
         if self.stopped {
             Ok(Vec::new())
         } else {
-            Err(GatewayError::new(
+            Err(Error::new(
                 ErrorKind::BadUpstreamResponse,
                 "upstream stream ended before message_stop",
             ))
@@ -390,12 +390,12 @@ impl ChunkDecoder for AnthropicToOpenAi {
     }
 }
 
-fn parse<T: DeserializeOwned>(data: &str, what: &'static str) -> Result<T, GatewayError> {
+fn parse<T: DeserializeOwned>(data: &str, what: &'static str) -> Result<T, Error> {
     serde_json::from_str(data).map_err(|_| bad_event(what))
 }
 
-fn bad_event(what: &'static str) -> GatewayError {
-    GatewayError::new(
+fn bad_event(what: &'static str) -> Error {
+    Error::new(
         ErrorKind::BadUpstreamResponse,
         format!("anthropic: unreadable {what}"),
     )

@@ -24,8 +24,8 @@
 
 use super::model_path;
 use super::response::error_from_value;
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::openai::embeddings::{EmbeddingInput, EmbeddingsRequest};
+use crate::protocol::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -71,13 +71,13 @@ struct TextPart<'a> {
 pub fn to_gemini(
     req: &EmbeddingsRequest,
     api_model: &str,
-) -> Result<(Vec<u8>, Vec<String>), GatewayError> {
+) -> Result<(Vec<u8>, Vec<String>), Error> {
     req.validate()?;
     let texts: Vec<&str> = match &req.input {
         EmbeddingInput::One(s) => vec![s.as_str()],
         EmbeddingInput::Many(v) => v.iter().map(String::as_str).collect(),
         EmbeddingInput::Tokens(_) | EmbeddingInput::ManyTokens(_) => {
-            return Err(GatewayError::invalid(
+            return Err(Error::invalid(
                 "Token-array `input` is not supported for this model: Gemini embeds text only",
             )
             .with_param("input"))
@@ -119,7 +119,7 @@ pub fn to_gemini(
             .collect(),
     };
     let body = serde_json::to_vec(&body).map_err(|_| {
-        GatewayError::new(
+        Error::new(
             ErrorKind::Internal,
             "The embeddings request could not be encoded",
         )
@@ -132,11 +132,11 @@ pub fn to_gemini(
 fn extension_str<'a>(
     req: &'a EmbeddingsRequest,
     key: &'static str,
-) -> Result<Option<&'a str>, GatewayError> {
+) -> Result<Option<&'a str>, Error> {
     match req.extra.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(GatewayError::invalid(format!("`{key}` must be a string")).with_param(key)),
+        Some(_) => Err(Error::invalid(format!("`{key}` must be a string")).with_param(key)),
     }
 }
 
@@ -161,7 +161,7 @@ struct ContentEmbedding {
 /// `embeddings`, holds a different number of them than `expected`, or an
 /// embedding without values or with a non-finite one. A 200 body holding an
 /// `error` object is that error.
-pub fn from_gemini(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, GatewayError> {
+pub fn from_gemini(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, Error> {
     let resp: BatchResponse = serde_json::from_slice(body)
         .map_err(|_| bad("Gemini returned an embeddings body that could not be read".into()))?;
     if let Some(error) = resp.error {
@@ -188,8 +188,8 @@ pub fn from_gemini(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, Gatewa
         .collect()
 }
 
-fn bad(message: String) -> GatewayError {
-    GatewayError::new(ErrorKind::BadUpstreamResponse, message)
+fn bad(message: String) -> Error {
+    Error::new(ErrorKind::BadUpstreamResponse, message)
 }
 
 #[cfg(test)]
@@ -208,7 +208,7 @@ mod tests {
         };
     }
 
-    fn convert(body: &str, api_model: &str) -> Result<(Value, Vec<String>), GatewayError> {
+    fn convert(body: &str, api_model: &str) -> Result<(Value, Vec<String>), Error> {
         let req = EmbeddingsRequest::parse(body.as_bytes())?;
         let (out, dropped) = to_gemini(&req, api_model)?;
         Ok((serde_json::from_slice(&out).unwrap(), dropped))

@@ -29,7 +29,6 @@
 //! accepts); thoughts are requested (`includeThoughts`) except for `none`.
 
 use super::{decode_tool_call_id, Converted, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::gemini::schema::{clean_parameters, clean_schema};
 use crate::protocol::gemini::types::{
     Blob, Content as GContent, FunctionCallOut, FunctionCallingConfig, FunctionDeclaration,
@@ -40,6 +39,7 @@ use crate::protocol::openai::{
     AssistantMessage, ChatRequest, Content, ContentPart, Message, ResponseFormat, Stop, ToolCall,
     ToolChoice,
 };
+use crate::protocol::{Error, ErrorKind};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -51,7 +51,7 @@ use std::collections::HashMap;
 /// non-`data:` file, unparseable tool-call arguments, a tool message that
 /// answers no call, an unsupported tool or `tool_choice`, or a conversation
 /// with nothing left to send.
-pub fn to_gemini(req: &ChatRequest) -> Result<Converted, GatewayError> {
+pub fn to_gemini(req: &ChatRequest) -> Result<Converted, Error> {
     let mut dropped = Vec::new();
     let (system_instruction, contents) = convert_messages(&req.messages, &mut dropped)?;
     let (tools, tool_config) = convert_tools(req)?;
@@ -72,7 +72,7 @@ pub fn to_gemini(req: &ChatRequest) -> Result<Converted, GatewayError> {
         generation_config: (!generation_config.is_empty()).then_some(generation_config),
     };
     let body = serde_json::to_vec(&body).map_err(|_| {
-        GatewayError::new(
+        Error::new(
             ErrorKind::Internal,
             "could not serialise the Gemini request",
         )
@@ -98,7 +98,7 @@ type Contents<'a> = (Option<GContent<'a>>, Vec<GContent<'a>>);
 fn convert_messages<'a>(
     messages: &'a [Message],
     dropped: &mut Vec<String>,
-) -> Result<Contents<'a>, GatewayError> {
+) -> Result<Contents<'a>, Error> {
     // Every call in the history, for tool messages that do not directly
     // follow their call (E22).
     let known: HashMap<&str, &ToolCall> = messages
@@ -168,7 +168,7 @@ fn convert_messages<'a>(
         }
     }
     if contents.is_empty() {
-        return Err(GatewayError::invalid(
+        return Err(Error::invalid(
             "messages must contain at least one non-empty user or assistant message",
         )
         .with_param("messages"));
@@ -188,7 +188,7 @@ fn system_parts<'a>(
     content: &'a Content,
     idx: usize,
     out: &mut Vec<Part<'a>>,
-) -> Result<(), GatewayError> {
+) -> Result<(), Error> {
     match content {
         Content::Text(s) => out.extend(text_part(s)),
         Content::Parts(parts) => {
@@ -196,7 +196,7 @@ fn system_parts<'a>(
                 match part {
                     ContentPart::Text { text } => out.extend(text_part(text)),
                     _ => {
-                        return Err(GatewayError::invalid(
+                        return Err(Error::invalid(
                             "system and developer messages may only contain text parts",
                         )
                         .with_param(format!("messages[{idx}].content[{j}]")))
@@ -208,7 +208,7 @@ fn system_parts<'a>(
     Ok(())
 }
 
-fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, GatewayError> {
+fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, Error> {
     let parts = match content {
         Content::Text(s) => return Ok(text_part(s).into_iter().collect()),
         Content::Parts(parts) => parts,
@@ -221,13 +221,13 @@ fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, GatewayErr
                 let param = || format!("messages[{idx}].content[{j}].image_url.url");
                 let url = image_url.url.as_str();
                 if is_http_url(url) {
-                    return Err(GatewayError::invalid(
+                    return Err(Error::invalid(
                         "image URLs are not supported for Gemini models; send the image inline as a base64 data: URL",
                     )
                     .with_param(param()));
                 }
                 let blob = parse_data_url(url).ok_or_else(|| {
-                    GatewayError::invalid("expected a base64 data: URL (data:<mime>;base64,<data>)")
+                    Error::invalid("expected a base64 data: URL (data:<mime>;base64,<data>)")
                         .with_param(param())
                 })?;
                 out.push(Part::new(PartData::InlineData(blob)));
@@ -239,7 +239,7 @@ fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, GatewayErr
                     .as_deref()
                     .and_then(parse_data_url)
                     .ok_or_else(|| {
-                        GatewayError::invalid(
+                        Error::invalid(
                             "files must be sent inline as a base64 data: URL in file_data; file ids are not supported for Gemini models",
                         )
                         .with_param(param)
@@ -250,7 +250,7 @@ fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, GatewayErr
                 let data = input_audio.get("data").and_then(Value::as_str);
                 let format = input_audio.get("format").and_then(Value::as_str);
                 let (Some(data), Some(format)) = (data, format) else {
-                    return Err(GatewayError::invalid("input_audio needs data and format")
+                    return Err(Error::invalid("input_audio needs data and format")
                         .with_param(format!("messages[{idx}].content[{j}].input_audio")));
                 };
                 out.push(Part::new(PartData::InlineData(Blob {
@@ -259,7 +259,7 @@ fn user_parts(content: &Content, idx: usize) -> Result<Vec<Part<'_>>, GatewayErr
                 })));
             }
             ContentPart::Other(_) => {
-                return Err(GatewayError::invalid(
+                return Err(Error::invalid(
                     "this content part type is not supported for Gemini models",
                 )
                 .with_param(format!("messages[{idx}].content[{j}].type")))
@@ -302,7 +302,7 @@ fn assistant_parts<'a>(
     a: &'a AssistantMessage,
     idx: usize,
     dropped: &mut Vec<String>,
-) -> Result<Vec<Part<'a>>, GatewayError> {
+) -> Result<Vec<Part<'a>>, Error> {
     if a.name.is_some() {
         note(dropped, "messages[].name");
     }
@@ -330,12 +330,10 @@ fn assistant_parts<'a>(
     for (k, tc) in a.tool_calls.iter().flatten().enumerate() {
         let param = |field: &str| format!("messages[{idx}].tool_calls[{k}].function.{field}");
         if tc.function.name.is_empty() {
-            return Err(
-                GatewayError::invalid("tool call has no function name").with_param(param("name"))
-            );
+            return Err(Error::invalid("tool call has no function name").with_param(param("name")));
         }
         let args = parse_args(&tc.function.arguments).ok_or_else(|| {
-            GatewayError::invalid("tool call arguments must be a JSON object")
+            Error::invalid("tool call arguments must be a JSON object")
                 .with_param(param("arguments"))
         })?;
         let decoded = decode_tool_call_id(&tc.id);
@@ -368,7 +366,7 @@ fn tool_results<'a>(
     start: usize,
     last_calls: &'a [ToolCall],
     known: &HashMap<&str, &'a ToolCall>,
-) -> Result<Vec<Part<'a>>, GatewayError> {
+) -> Result<Vec<Part<'a>>, Error> {
     let mut answered = vec![false; last_calls.len()];
     let next_unanswered = |answered: &mut Vec<bool>, name: Option<&str>| {
         let found = last_calls
@@ -406,7 +404,7 @@ fn tool_results<'a>(
                             None => match next_unanswered(&mut answered, None) {
                                 Some((p, c)) => (Some(p), Some(c)),
                                 None => {
-                                    return Err(GatewayError::invalid(
+                                    return Err(Error::invalid(
                                         "tool message does not answer any tool call of an earlier assistant message",
                                     )
                                     .with_param(format!("messages[{idx}].tool_call_id")))
@@ -427,7 +425,7 @@ fn tool_results<'a>(
                 _ => continue,
             };
         if name.is_empty() {
-            return Err(GatewayError::invalid("tool result has no function name")
+            return Err(Error::invalid("tool result has no function name")
                 .with_param(format!("messages[{idx}]")));
         }
         let id = call.and_then(|c| decode_tool_call_id(&c.id).gemini_id);
@@ -467,17 +465,17 @@ fn output_value(content: Option<&Content>) -> OutputValue<'_> {
 
 type Tools<'a> = (Vec<GTool<'a>>, Option<ToolConfig<'a>>);
 
-fn convert_tools(req: &ChatRequest) -> Result<Tools<'_>, GatewayError> {
+fn convert_tools(req: &ChatRequest) -> Result<Tools<'_>, Error> {
     let mut declarations = Vec::new();
     for (i, tool) in req.tools.iter().flatten().enumerate() {
         if tool.kind != "function" {
-            return Err(GatewayError::invalid(
-                "only function tools are supported for Gemini models",
-            )
-            .with_param(format!("tools[{i}].type")));
+            return Err(
+                Error::invalid("only function tools are supported for Gemini models")
+                    .with_param(format!("tools[{i}].type")),
+            );
         }
         if tool.function.name.is_empty() {
-            return Err(GatewayError::invalid("tool function has no name")
+            return Err(Error::invalid("tool function has no name")
                 .with_param(format!("tools[{i}].function.name")));
         }
         declarations.push(FunctionDeclaration {
@@ -487,9 +485,8 @@ fn convert_tools(req: &ChatRequest) -> Result<Tools<'_>, GatewayError> {
         });
     }
 
-    let invalid_choice = || {
-        GatewayError::invalid("unsupported tool_choice for Gemini models").with_param("tool_choice")
-    };
+    let invalid_choice =
+        || Error::invalid("unsupported tool_choice for Gemini models").with_param("tool_choice");
     let mut names = None;
     let mode = match &req.tool_choice {
         None => None,
@@ -627,7 +624,7 @@ mod tests {
         convert(&serde_json::from_str(s).unwrap())
     }
 
-    fn err(v: Value) -> GatewayError {
+    fn err(v: Value) -> Error {
         to_gemini(&request(v)).unwrap_err()
     }
 

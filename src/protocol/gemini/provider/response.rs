@@ -17,7 +17,6 @@
 //!   `modelVersion` (or the requested model).
 
 use super::{short_hash, tool_call_id, ResponseContext};
-use crate::error::{ErrorKind, GatewayError};
 use crate::protocol::gemini::types::{
     Candidate, ErrorBody, ErrorEnvelope, GenerateContentResponse, PartIn, UsageMetadata,
 };
@@ -25,13 +24,14 @@ use crate::protocol::openai::{
     ChatResponse, Choice, CompletionTokensDetails, FinishReason, FunctionCall, PromptTokensDetails,
     ResponseMessage, ToolCall, Usage,
 };
+use crate::protocol::{Error, ErrorKind};
 use serde_json::Value;
 
 /// Converts a `generateContent` body into an OpenAI chat completion.
 ///
 /// An unreadable body, or one with neither candidates nor a block reason, is
 /// `BadUpstreamResponse`; a body holding an `error` object is that error.
-pub fn from_gemini(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, GatewayError> {
+pub fn from_gemini(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, Error> {
     let resp: GenerateContentResponse = serde_json::from_slice(body)
         .map_err(|_| bad_response("Gemini returned a response body that could not be read"))?;
     if let Some(error) = &resp.error {
@@ -87,8 +87,8 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn bad_response(message: &'static str) -> GatewayError {
-    GatewayError::new(ErrorKind::BadUpstreamResponse, message)
+pub(crate) fn bad_response(message: &'static str) -> Error {
+    Error::new(ErrorKind::BadUpstreamResponse, message)
 }
 
 /// The candidate's position as its index, unless it names one.
@@ -260,7 +260,7 @@ pub(crate) fn usage_from(u: &UsageMetadata) -> Usage {
 ///   RPC status (`INVALID_ARGUMENT`, `FAILED_PRECONDITION`, …).
 /// * `retry_after` is the header's value, else the `google.rpc.RetryInfo`
 ///   detail's `retryDelay` in whole seconds (`"17s"` → `"17"`).
-pub fn error_from_gemini(status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
+pub fn error_from_gemini(status: u16, body: &[u8], retry_after: Option<String>) -> Error {
     let error = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(error_object)
@@ -274,7 +274,7 @@ pub(crate) fn error_from_value(
     default_status: u16,
     error: Value,
     retry_after: Option<String>,
-) -> GatewayError {
+) -> Error {
     let body: ErrorBody = serde_json::from_value(error).unwrap_or_default();
     let status = body
         .code
@@ -292,7 +292,7 @@ fn error_object(v: Value) -> Option<ErrorBody> {
     serde_json::from_value::<ErrorEnvelope>(v).ok()?.error
 }
 
-fn build_error(status: u16, body: ErrorBody, retry_after: Option<String>) -> GatewayError {
+fn build_error(status: u16, body: ErrorBody, retry_after: Option<String>) -> Error {
     let details = body.details.unwrap_or_default();
     let key_invalid = details
         .iter()
@@ -312,7 +312,7 @@ fn build_error(status: u16, body: ErrorBody, retry_after: Option<String>) -> Gat
         (ErrorKind::Upstream(status), code)
     };
     let retry_after = retry_after.or_else(|| retry_delay(&details));
-    let error = GatewayError::new(kind, message).with_retry_after(retry_after);
+    let error = Error::new(kind, message).with_retry_after(retry_after);
     match code {
         Some(code) => error.with_code(code),
         None => error,
@@ -757,7 +757,7 @@ mod tests {
             fixture!("error_400_api_key_invalid.json").as_bytes(),
             None,
         );
-        assert_eq!(e.status().as_u16(), 401);
+        assert_eq!(e.kind, ErrorKind::Upstream(401));
         assert_eq!(e.code.as_deref(), Some("invalid_api_key"));
     }
 

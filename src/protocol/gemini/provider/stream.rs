@@ -25,13 +25,13 @@ use super::response::{
     output_blocked_refusal, prompt_blocked_refusal, usage_from, Piece,
 };
 use super::{short_hash, tool_call_id, ResponseContext};
-use crate::error::GatewayError;
 use crate::protocol::gemini::types::{Candidate, GenerateContentResponse};
 use crate::protocol::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
 };
 use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
+use crate::protocol::Error;
 
 /// Stream state machine from Gemini SSE events to OpenAI chunks.
 #[derive(Debug)]
@@ -232,7 +232,7 @@ fn chunk(header: &Header, index: u32, delta: Delta, finish: Option<FinishReason>
 }
 
 impl ChunkDecoder for GeminiToOpenAi {
-    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn feed(&mut self, event: &SseEvent) -> Result<Vec<ChatChunk>, Error> {
         let data = event.data.trim();
         if data.is_empty() || data == "[DONE]" {
             return Ok(Vec::new());
@@ -276,7 +276,7 @@ impl ChunkDecoder for GeminiToOpenAi {
 
     /// Closes candidates still open once some candidate has finished; with
     /// no finish reason at all the stream was cut: `BadUpstreamResponse`.
-    fn finish(&mut self) -> Result<Vec<ChatChunk>, GatewayError> {
+    fn finish(&mut self) -> Result<Vec<ChatChunk>, Error> {
         if !self.any_finish {
             return Err(bad_response("Gemini stream ended before finishReason"));
         }
@@ -300,9 +300,9 @@ impl ChunkDecoder for GeminiToOpenAi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
     use crate::protocol::gemini::provider::decode_tool_call_id;
     use crate::protocol::sse::SseParser;
+    use crate::protocol::ErrorKind;
     use serde_json::{json, Value};
 
     macro_rules! fixture {
@@ -335,7 +335,7 @@ mod tests {
     #[derive(Debug, PartialEq)]
     struct Outcome {
         chunks: Vec<ChatChunk>,
-        error: Option<GatewayError>,
+        error: Option<Error>,
         usage: Option<Usage>,
     }
 
