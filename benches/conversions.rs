@@ -11,11 +11,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use llm_gateway::protocol::anthropic::provider::{self as anthropic, AnthropicToOpenAi};
 use llm_gateway::protocol::gemini::provider::{self as gemini, GeminiToOpenAi};
 use llm_gateway::protocol::openai::caller::OpenAiEncoder;
+use llm_gateway::protocol::openai::relay::OpenAiPassThrough;
 use llm_gateway::protocol::openai::ChatRequest;
 use llm_gateway::protocol::raw::RawObject;
 use llm_gateway::protocol::sse::SseParser;
 use llm_gateway::protocol::{Decoded, Translator};
-use llm_gateway::upstream::translate::OpenAiPassThrough;
 use serde_json::json;
 use std::hint::black_box;
 

@@ -1,4 +1,4 @@
-//! The [`Caller`] extractor: who is calling, from their gateway key.
+//! Who is calling, from their gateway key ([`authenticate`]).
 //!
 //! The key comes from `Authorization: Bearer <key>` or `x-api-key`. Missing,
 //! unknown and disabled keys get the same 401, so a caller cannot probe which
@@ -7,11 +7,8 @@
 
 use crate::config::Snapshot;
 use crate::error::{ErrorKind, GatewayError};
-use crate::routes::ApiError;
 use crate::state::Shared;
-use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
-use std::future::{ready, Ready};
+use actix_web::{web, HttpRequest};
 use std::sync::Arc;
 
 /// An authenticated caller and the snapshot their request is served with.
@@ -41,37 +38,30 @@ fn presented_key(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let api = ApiError::api_of(req);
-        let Some(shared) = req.app_data::<web::Data<Shared>>() else {
-            return ready(Err(ApiError(
-                GatewayError::new(ErrorKind::Internal, "gateway state missing"),
-                api,
-            )));
-        };
-        let snapshot = shared.snapshot();
-        let entry = presented_key(req)
-            .filter(|k| !k.is_empty())
-            .and_then(|k| snapshot.key(k))
-            .filter(|e| e.enabled);
-        ready(match entry {
-            Some(e) => Ok(Caller {
-                name: e.name.clone(),
-                limits: e.state.clone(),
-                snapshot: snapshot.clone(),
-            }),
-            None => Err(ApiError(
-                GatewayError::new(
-                    ErrorKind::Authentication,
-                    "Invalid or missing API key. Send your gateway key as `Authorization: Bearer <key>`.",
-                )
-                .with_code("invalid_api_key"),
-                api,
-            )),
-        })
+/// Authenticates a request against the live snapshot: missing, unknown and
+/// disabled keys are the same error.
+pub fn authenticate(req: &HttpRequest) -> Result<Caller, GatewayError> {
+    let Some(shared) = req.app_data::<web::Data<Shared>>() else {
+        return Err(GatewayError::new(
+            ErrorKind::Internal,
+            "gateway state missing",
+        ));
+    };
+    let snapshot = shared.snapshot();
+    let entry = presented_key(req)
+        .filter(|k| !k.is_empty())
+        .and_then(|k| snapshot.key(k))
+        .filter(|e| e.enabled);
+    match entry {
+        Some(e) => Ok(Caller {
+            name: e.name.clone(),
+            limits: e.state.clone(),
+            snapshot: snapshot.clone(),
+        }),
+        None => Err(GatewayError::new(
+            ErrorKind::Authentication,
+            "Invalid or missing API key. Send your gateway key as `Authorization: Bearer <key>`.",
+        )
+        .with_code("invalid_api_key")),
     }
 }

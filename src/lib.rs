@@ -13,7 +13,7 @@
 //! whole or as a stream. Every call ends in one observation for the
 //! [`metrics`] actor. Errors are values ([`error`]) rendered once, in the
 //! caller's API format. The config file is watched and reloaded live
-//! ([`config::reload`]).
+//! ([`state::reload`]).
 
 pub mod auth;
 pub mod config;
@@ -71,12 +71,13 @@ impl Gateway {
             metrics::MetricsHandle::default()
         };
         let shared = Arc::new(state::Shared::new(snapshot, recorder));
-        shared
-            .metrics
-            .send(metrics::targets(&shared.snapshot(), &shared.breakers));
+        shared.metrics.send(upstream::breaker::targets(
+            &shared.snapshot(),
+            &shared.breakers,
+        ));
         if let Some(path) = config_file {
             use actix::Actor;
-            let actor = config::reload::ConfigActor::new(path, shared.clone()).start();
+            let actor = state::reload::ConfigActor::new(path, shared.clone()).start();
             let _ = shared.reloader.set(actor);
         }
         let server = server::build(shared.clone(), listener, http_metrics, enabled)?;
@@ -105,7 +106,7 @@ impl Gateway {
                 };
                 while hup.recv().await.is_some() {
                     tracing::info!("SIGHUP: reloading the config");
-                    let _ = reloader.send(config::reload::Reload).await;
+                    let _ = reloader.send(state::reload::Reload).await;
                 }
             });
         }

@@ -423,25 +423,6 @@ impl Handler<RateLimited> for MetricsActor {
     }
 }
 
-/// Every configured target of a snapshot with its breaker's health.
-pub fn targets(snapshot: &Snapshot, breakers: &crate::upstream::breaker::Breakers) -> Targets {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut all = Vec::new();
-    for route in snapshot.models.values() {
-        for t in &route.targets {
-            let key = crate::upstream::breaker::key(t);
-            if seen.insert(key.clone()) {
-                all.push(TargetHealth {
-                    healthy: breakers.healthy(&key),
-                    provider: key.0,
-                    model: key.1,
-                });
-            }
-        }
-    }
-    Targets(all)
-}
-
 /// Process-level access to the metrics actor (config reloads, target
 /// health at load time): messages go straight to the actor.
 #[derive(Clone, Default)]

@@ -7,7 +7,6 @@
 
 pub mod file;
 pub mod load;
-pub mod reload;
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};

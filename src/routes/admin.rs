@@ -2,8 +2,8 @@
 //! admin_key` is set; the admin key is separate from gateway keys.
 
 use crate::config::key_digest;
-use crate::config::reload::Reload;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::state::reload::Reload;
 use crate::state::Shared;
 use actix_web::{web, HttpRequest, HttpResponse};
 

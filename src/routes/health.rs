@@ -16,7 +16,7 @@ pub async fn health() -> HttpResponse {
 /// serving the rest is still ready).
 pub async fn ready(shared: web::Data<Shared>) -> HttpResponse {
     let snapshot = shared.snapshot();
-    let targets: Vec<_> = crate::metrics::targets(&snapshot, &shared.breakers)
+    let targets: Vec<_> = crate::upstream::breaker::targets(&snapshot, &shared.breakers)
         .0
         .into_iter()
         .map(|t| serde_json::json!({"provider": &*t.provider, "model": &*t.model, "healthy": t.healthy}))

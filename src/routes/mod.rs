@@ -9,12 +9,15 @@ pub mod health;
 pub mod messages;
 pub mod models;
 
+use crate::auth::{authenticate, Caller};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::fmt;
+use std::future::{ready, Ready};
 use std::sync::Arc;
 
 /// Registers every route; used by the server and by tests.
@@ -63,6 +66,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         self.0.response(self.1)
+    }
+}
+
+/// The [`Caller`] extractor: a refusal comes in the caller's API format.
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map_err(|e| ApiError(e, ApiError::api_of(req))))
     }
 }
 

@@ -7,7 +7,8 @@
 //! target); its success closes the breaker, its failure opens it again. The
 //! state survives reloads for targets that did not change.
 
-use crate::config::{RoutingSettings, Target};
+use crate::config::{RoutingSettings, Snapshot, Target};
+use crate::metrics::{TargetHealth, Targets};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -123,6 +124,25 @@ impl Breakers {
             }
         })
     }
+}
+
+/// Every configured target of a snapshot with its breaker's health.
+pub fn targets(snapshot: &Snapshot, breakers: &Breakers) -> Targets {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut all = Vec::new();
+    for route in snapshot.models.values() {
+        for t in &route.targets {
+            let key = key(t);
+            if seen.insert(key.clone()) {
+                all.push(TargetHealth {
+                    healthy: breakers.healthy(&key),
+                    provider: key.0,
+                    model: key.1,
+                });
+            }
+        }
+    }
+    Targets(all)
 }
 
 #[cfg(test)]

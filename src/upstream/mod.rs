@@ -14,7 +14,6 @@ pub mod exchange;
 pub mod mock;
 pub mod plan;
 pub mod router;
-pub mod translate;
 
 use crate::config::{ModelRoute, Target};
 use crate::error::InboundApi;

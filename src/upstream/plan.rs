@@ -7,16 +7,17 @@
 //! rewritten; every other pair converts through the OpenAI lingua franca
 //! (`protocol::openai`), one dialect decoder and one caller encoder.
 
-use super::translate::{AnthropicPassThrough, OpenAiPassThrough};
 use super::{mock, ExtraHeaders, Operation, Reply, StreamSummary, UpstreamCall};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::{GatewayError, InboundApi};
 use crate::protocol::anthropic::caller::{self as messages, AnthropicEncoder, InboundContext};
 use crate::protocol::anthropic::provider as anthropic;
+use crate::protocol::anthropic::relay::AnthropicPassThrough;
 use crate::protocol::gemini::provider as gemini;
 use crate::protocol::openai::caller::OpenAiEncoder;
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
 use crate::protocol::openai::provider::{openai_error, unreadable};
+use crate::protocol::openai::relay::OpenAiPassThrough;
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Message, Usage};
 use crate::protocol::raw::RawObject;

@@ -9,4 +9,5 @@
 
 pub mod caller;
 pub mod provider;
+pub mod relay;
 pub mod types;

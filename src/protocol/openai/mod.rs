@@ -13,6 +13,7 @@
 pub mod caller;
 pub mod embeddings;
 pub mod provider;
+pub mod relay;
 pub mod stream;
 
 use serde::{Deserialize, Serialize};

@@ -11,10 +11,11 @@
 //! with; provider actors notice changed provider settings on their next
 //! call.
 
-use super::load::{load_file, LoadError};
-use super::Snapshot;
-use crate::metrics::{key_info, targets, Reloaded};
-use crate::state::Shared;
+use super::Shared;
+use crate::config::load::{load_file, LoadError};
+use crate::config::Snapshot;
+use crate::metrics::{key_info, Reloaded};
+use crate::upstream::breaker::targets;
 use actix::prelude::*;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;

@@ -1,8 +1,6 @@
-//! Relays: streams whose caller speaks the provider's own format, passed on
-//! event by event, parsing no more than the usage needs.
+//! OpenAI-compatible upstream, OpenAI caller: the stream relayed event by
+//! event, parsing no more than the usage needs.
 
-use crate::protocol::anthropic::provider as anthropic;
-use crate::protocol::anthropic::types::{AnthropicUsage, EventType};
 use crate::protocol::error::cut_short;
 use crate::protocol::openai::Usage;
 use crate::protocol::sse::{self, SseEvent};
@@ -18,11 +16,6 @@ struct UsageProbe {
     usage: Option<Usage>,
     #[serde(default)]
     choices: Option<Vec<serde::de::IgnoredAny>>,
-}
-
-/// Usage of an OpenAI-shaped response body, if it has one.
-pub fn probe_usage(body: &[u8]) -> Option<Usage> {
-    serde_json::from_slice::<UsageProbe>(body).ok()?.usage
 }
 
 /// OpenAI upstream, OpenAI caller: events are relayed as they are. The
@@ -109,77 +102,6 @@ fn upstream_stream_error(data: &str) -> Error {
     Error::new(ErrorKind::Upstream(500), message)
 }
 
-/// Anthropic upstream, Anthropic caller: events are relayed as they are
-/// (with their `event:` names); usage is read from `message_start` and
-/// `message_delta` (cumulative, E12).
-#[derive(Debug, Default)]
-pub struct AnthropicPassThrough {
-    usage: Option<AnthropicUsage>,
-    done: bool,
-}
-
-impl Translator for AnthropicPassThrough {
-    fn event(&mut self, ev: &SseEvent, out: &mut BytesMut) -> Result<Flow, Error> {
-        /// Where usage sits in `message_start` and `message_delta`.
-        #[derive(Deserialize)]
-        struct UsageAt {
-            #[serde(default)]
-            usage: Option<AnthropicUsage>,
-            #[serde(default)]
-            message: Option<Start>,
-        }
-        #[derive(Deserialize)]
-        struct Start {
-            #[serde(default)]
-            usage: Option<AnthropicUsage>,
-        }
-        // Anthropic names every event; the JSON `type` is the fallback.
-        let typed;
-        let kind = match ev.event.as_deref() {
-            Some(name) => name,
-            None => {
-                typed = serde_json::from_str::<EventType>(&ev.data).ok();
-                typed.as_ref().map_or("", |t| &t.kind)
-            }
-        };
-        match kind {
-            "error" => {
-                self.done = true;
-                return Err(anthropic::error_event(&ev.data));
-            }
-            // Only these carry usage; content deltas pass unparsed.
-            "message_start" | "message_delta" => {
-                if let Ok(at) = serde_json::from_str::<UsageAt>(&ev.data) {
-                    if let Some(u) = at.usage.or(at.message.and_then(|m| m.usage)) {
-                        self.usage
-                            .get_or_insert_with(AnthropicUsage::default)
-                            .update(&u);
-                    }
-                }
-            }
-            _ => {}
-        }
-        sse::write_event(out, kind, ev.data.as_bytes());
-        if kind == "message_stop" {
-            self.done = true;
-            return Ok(Flow::Done);
-        }
-        Ok(Flow::Continue)
-    }
-
-    fn end(&mut self, _out: &mut BytesMut) -> Result<(), Error> {
-        if self.done {
-            Ok(())
-        } else {
-            Err(cut_short("message_stop"))
-        }
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage.as_ref().map(anthropic::openai_usage)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,30 +142,6 @@ mod tests {
         assert!(String::from_utf8(out.to_vec())
             .unwrap()
             .contains("prompt_tokens"));
-    }
-
-    #[test]
-    fn anthropic_pass_through_relays_events_and_reads_usage_even_without_names() {
-        let mut t = AnthropicPassThrough::default();
-        let mut out = BytesMut::new();
-        let start =
-            r#"{"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}"#;
-        t.event(&data(start), &mut out).unwrap();
-        let delta = SseEvent {
-            event: Some("message_delta".to_owned()),
-            data: r#"{"type":"message_delta","usage":{"output_tokens":7}}"#.to_owned(),
-        };
-        t.event(&delta, &mut out).unwrap();
-        assert_eq!(
-            t.event(&data(r#"{"type":"message_stop"}"#), &mut out)
-                .unwrap(),
-            Flow::Done
-        );
-        let text = String::from_utf8(out.to_vec()).unwrap();
-        assert!(text.starts_with("event: message_start\ndata: "), "{text}");
-        assert!(text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
-        let u = t.usage().unwrap();
-        assert_eq!((u.prompt_tokens, u.completion_tokens), (5, 7));
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! State shared by every worker: the live config snapshot and readiness.
+//! State shared by every worker: the live config snapshot, readiness, the
+//! targets' breakers, and the [`reload`] actor that swaps the snapshot.
 
-use crate::config::reload::ConfigActor;
+pub mod reload;
+
 use crate::config::Snapshot;
 use crate::metrics::MetricsHandle;
 use arc_swap::ArcSwap;
+use reload::ConfigActor;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
