@@ -11,10 +11,12 @@ pub mod error;
 pub mod gemini;
 pub mod openai;
 pub mod raw;
+pub mod seam;
 pub mod sse;
 pub mod stream;
 #[cfg(test)]
 pub mod testing;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, ErrorReply};
+pub use seam::{CallerApi, InboundApi, Operation, ProviderApi};
 pub use stream::{ChunkDecoder, ClientEncoder, Decoded, Flow, Translator};

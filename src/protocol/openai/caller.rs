@@ -1,10 +1,15 @@
 //! OpenAI Chat Completions as the caller's API: how answers and chunks go
 //! back to an OpenAI client.
 
-use crate::protocol::openai::{ChatChunk, Usage};
+use crate::protocol::error::{Error, ErrorReply};
+use crate::protocol::openai::provider::unreadable;
+use crate::protocol::openai::relay::OpenAiPassThrough;
+use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Usage};
+use crate::protocol::seam::{Answer, CallerApi, Parsed};
 use crate::protocol::sse;
-use crate::protocol::stream::{write_json_data, ClientEncoder};
+use crate::protocol::stream::{write_json_data, ClientEncoder, Translator};
 use bytes::{BufMut, BytesMut};
+use serde::Serialize;
 
 /// OpenAI chunks to an OpenAI caller: `data:` lines, the usage chunk when
 /// asked for (always with `"choices": []`, E11), then `[DONE]`.
@@ -48,5 +53,96 @@ impl ClientEncoder for OpenAiEncoder {
             write_json_data(out, &chunk);
         }
         out.put_slice(sse::DONE);
+    }
+}
+
+/// The OpenAI Chat Completions caller side.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiCaller;
+
+impl CallerApi for OpenAiCaller {
+    fn parse(&self, body: &[u8]) -> Result<Parsed, Error> {
+        let request: ChatRequest = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid(format!("Invalid request body: {e}")))?;
+        let include_usage = request.stream
+            && request
+                .stream_options
+                .as_ref()
+                .and_then(|o| o.include_usage)
+                .unwrap_or(false);
+        Ok(Parsed {
+            request,
+            answer: Box::new(OpenAiAnswer { include_usage }),
+        })
+    }
+
+    fn relay(&self, include_usage: bool) -> Box<dyn Translator> {
+        Box::new(OpenAiPassThrough::new(include_usage))
+    }
+
+    fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            usage: Option<Usage>,
+        }
+        let probe: Probe = serde_json::from_slice(body).map_err(|_| unreadable())?;
+        Ok(probe.usage)
+    }
+
+    fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            message: &'a str,
+            #[serde(rename = "type")]
+            kind: &'static str,
+            param: Option<&'a str>,
+            code: Option<&'a str>,
+        }
+        let body = Body {
+            error: Inner {
+                message: e.message,
+                kind: error_type(e.status),
+                param: e.param,
+                code: e.code,
+            },
+        };
+        // Serialising plain strings cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    fn error_event(&self, e: &ErrorReply<'_>, out: &mut BytesMut) {
+        // openai-python raises on a `data: {"error": …}` payload.
+        sse::write_data(out, &self.error_body(e));
+    }
+}
+
+/// The OpenAI `error.type` of a status (PROTOCOLS.md §1.6 recommendation).
+fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        s if s >= 500 => "server_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// How answers go back to one OpenAI caller.
+struct OpenAiAnswer {
+    include_usage: bool,
+}
+
+impl Answer for OpenAiAnswer {
+    fn whole(&self, resp: &ChatResponse) -> Vec<u8> {
+        serde_json::to_vec(resp).unwrap_or_default()
+    }
+
+    fn stream(&self) -> Box<dyn ClientEncoder> {
+        Box::new(OpenAiEncoder::new(self.include_usage))
     }
 }

@@ -1,7 +1,12 @@
-//! OpenAI-compatible servers as providers: their error bodies, and answers
-//! the gateway could not read.
+//! OpenAI-compatible servers as providers: requests relayed or encoded,
+//! answers and error bodies decoded.
 
-use crate::protocol::{Error, ErrorKind};
+use crate::protocol::openai::stream::OpenAiChunkDecoder;
+use crate::protocol::openai::{ChatRequest, ChatResponse, Message};
+use crate::protocol::raw::RawObject;
+use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
+use crate::protocol::{ChunkDecoder, Error, ErrorKind};
+use serde_json::{Map, Value};
 
 /// An answer the gateway could not read.
 pub fn unreadable() -> Error {
@@ -38,4 +43,101 @@ pub fn openai_error(status: u16, body: &[u8], retry_after: Option<String>) -> Er
         err.param = inner.param.map(Into::into);
     }
     err
+}
+
+/// OpenAI-compatible servers (OpenAI, vLLM, Groq, Azure, …).
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiProvider;
+
+impl ProviderApi for OpenAiProvider {
+    fn native(&self) -> Option<InboundApi> {
+        Some(InboundApi::OpenAi)
+    }
+
+    fn url(&self, t: &Target<'_>, op: Operation) -> String {
+        let path = match op {
+            Operation::Embeddings => "/embeddings",
+            Operation::Chat | Operation::CountTokens => "/chat/completions",
+        };
+        format!("{}{path}", t.base_url)
+    }
+
+    fn headers(&self, t: &Target<'_>) -> Headers {
+        let mut headers = vec![json_header()];
+        if let Some(key) = t.api_key {
+            headers.push(("authorization", format!("Bearer {key}")));
+        }
+        headers
+    }
+
+    /// Streams always ask for usage (the gateway counts tokens); the usage
+    /// chunk is stripped again when the caller did not ask for it.
+    fn relay_body(&self, raw: &RawObject<'_>, t: &Target<'_>) -> Result<Vec<u8>, Error> {
+        let model = serde_json::to_vec(t.api_model).unwrap_or_default();
+        if !t.stream {
+            return Ok(raw.write_with(&[("model", &model)]));
+        }
+        let mut opts = match raw.get("stream_options") {
+            Some(v) => serde_json::from_str::<Map<String, Value>>(v.get()).map_err(|e| {
+                Error::invalid(format!("stream_options: {e}")).with_param("stream_options")
+            })?,
+            None => Map::new(),
+        };
+        opts.insert("include_usage".to_owned(), true.into());
+        let opts = serde_json::to_vec(&opts).unwrap_or_default();
+        Ok(raw.write_with(&[("model", &model), ("stream_options", &opts)]))
+    }
+
+    /// Gateway extensions only Anthropic understands are removed and named.
+    fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error> {
+        let mut req = req.clone();
+        let mut dropped = Vec::new();
+        for m in &mut req.messages {
+            if let Message::Assistant(a) = m {
+                if a.thinking_blocks.take().is_some() || a.reasoning_content.take().is_some() {
+                    dropped.push("thinking".to_owned());
+                }
+            }
+        }
+        if req.extra.remove("top_k").is_some() {
+            dropped.push("top_k".to_owned());
+        }
+        dropped.dedup();
+        req.model = t.api_model.to_owned();
+        if t.stream {
+            req.stream = true;
+            req.stream_options
+                .get_or_insert_with(Default::default)
+                .include_usage = Some(true);
+        }
+        let body = serde_json::to_vec(&req)
+            .map_err(|_| Error::invalid("the request could not be encoded"))?;
+        Ok(Encoded {
+            body,
+            dropped,
+            decoder: Box::new(OpenAiDecode),
+        })
+    }
+
+    fn error(&self, status: u16, body: &[u8]) -> Error {
+        openai_error(status, body, None)
+    }
+}
+
+/// `content-type: application/json`.
+pub fn json_header() -> (&'static str, String) {
+    ("content-type", "application/json".to_owned())
+}
+
+/// OpenAI-shaped answers.
+struct OpenAiDecode;
+
+impl Decode for OpenAiDecode {
+    fn whole(&self, body: &[u8]) -> Result<ChatResponse, Error> {
+        serde_json::from_slice(body).map_err(|_| unreadable())
+    }
+
+    fn stream(self: Box<Self>) -> Box<dyn ChunkDecoder> {
+        Box::new(OpenAiChunkDecoder::new())
+    }
 }

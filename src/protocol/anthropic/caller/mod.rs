@@ -16,11 +16,13 @@
 //! ids matching `^[a-zA-Z0-9_-]+$` (E7), tool `input` always an object, the
 //! caller's own tool names (E21).
 
+mod api;
 pub mod count;
 pub mod request;
 pub mod response;
 pub mod stream;
 
+pub use api::AnthropicCaller;
 pub use count::estimate_input_tokens;
 pub use request::{to_openai, to_openai_for_count};
 pub use response::from_openai;

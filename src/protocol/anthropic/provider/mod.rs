@@ -14,11 +14,13 @@
 //! the message `content`, in streams too. It works on every current Claude
 //! model, unlike `output_config.format`, which is new and model-dependent.
 
+mod api;
 pub mod request;
 pub mod response;
 pub mod stream;
 use super::types;
 
+pub use api::AnthropicProvider;
 pub use request::to_anthropic;
 pub use response::{error_from_anthropic, from_anthropic};
 pub use stream::{error_event, AnthropicToOpenAi};

@@ -27,6 +27,7 @@
 //! sides); synthesized ids are never sent to Gemini. Signatures on text parts
 //! are dropped.
 
+mod api;
 pub mod embeddings;
 pub mod request;
 pub mod response;
@@ -38,6 +39,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
+pub use api::GeminiProvider;
 pub use request::to_gemini;
 pub use response::{error_from_gemini, from_gemini};
 pub use stream::GeminiToOpenAi;

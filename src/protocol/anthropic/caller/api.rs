@@ -1,0 +1,99 @@
+//! The Anthropic Messages caller side of the seam.
+
+use super::{from_openai, to_openai, AnthropicEncoder, InboundContext};
+use crate::protocol::anthropic::provider::usage_of;
+use crate::protocol::anthropic::relay::AnthropicPassThrough;
+use crate::protocol::error::{Error, ErrorReply};
+use crate::protocol::openai::provider::unreadable;
+use crate::protocol::openai::{ChatResponse, Usage};
+use crate::protocol::seam::{Answer, CallerApi, Parsed};
+use crate::protocol::sse;
+use crate::protocol::stream::{ClientEncoder, Translator};
+use bytes::BytesMut;
+use serde::Serialize;
+
+/// The Anthropic Messages caller side (Claude Code, the Anthropic SDKs).
+#[derive(Debug, Clone, Copy)]
+pub struct AnthropicCaller;
+
+impl CallerApi for AnthropicCaller {
+    fn parse(&self, body: &[u8]) -> Result<Parsed, Error> {
+        let (request, ctx) = to_openai(body)?;
+        Ok(Parsed {
+            request,
+            answer: Box::new(AnthropicAnswer(ctx)),
+        })
+    }
+
+    fn relay(&self, _include_usage: bool) -> Box<dyn Translator> {
+        Box::new(AnthropicPassThrough::default())
+    }
+
+    fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error> {
+        usage_of(body).map_err(|_| unreadable())
+    }
+
+    fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            message: &'a str,
+        }
+        let body = Body {
+            kind: "error",
+            error: Inner {
+                kind: error_type(e.status),
+                message: e.message,
+            },
+        };
+        // Serialising plain strings cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    fn error_event(&self, e: &ErrorReply<'_>, out: &mut BytesMut) {
+        sse::write_event(out, "error", &self.error_body(e));
+    }
+
+    fn keep_alive(&self, out: &mut BytesMut) -> bool {
+        // Claude Code expects pings on quiet streams, e.g. while a model
+        // thinks.
+        AnthropicEncoder::ping(out);
+        true
+    }
+}
+
+/// The Anthropic `error.type` of a status (PROTOCOLS.md §2.7, §5.6): 529
+/// (and 503) are `overloaded_error`, which the SDKs retry.
+fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        s if s >= 500 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// How answers go back to one Anthropic caller.
+struct AnthropicAnswer(InboundContext);
+
+impl Answer for AnthropicAnswer {
+    fn whole(&self, resp: &ChatResponse) -> Vec<u8> {
+        from_openai(resp, &self.0)
+    }
+
+    fn stream(&self) -> Box<dyn ClientEncoder> {
+        Box::new(AnthropicEncoder::new(self.0.clone()))
+    }
+}

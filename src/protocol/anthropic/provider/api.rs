@@ -1,0 +1,85 @@
+//! The Anthropic Messages provider side of the seam.
+
+use super::{error_from_anthropic, from_anthropic, to_anthropic, AnthropicToOpenAi};
+use super::{RequestOptions, ResponseContext};
+use crate::protocol::openai::provider::json_header;
+use crate::protocol::openai::{ChatRequest, ChatResponse};
+use crate::protocol::raw::RawObject;
+use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
+use crate::protocol::{ChunkDecoder, Error};
+
+/// Anthropic's Messages API.
+#[derive(Debug, Clone, Copy)]
+pub struct AnthropicProvider;
+
+impl ProviderApi for AnthropicProvider {
+    fn native(&self) -> Option<InboundApi> {
+        Some(InboundApi::Anthropic)
+    }
+
+    fn url(&self, t: &Target<'_>, op: Operation) -> String {
+        let path = match op {
+            Operation::CountTokens => "/messages/count_tokens",
+            Operation::Chat | Operation::Embeddings => "/messages",
+        };
+        format!("{}{path}", t.base_url)
+    }
+
+    /// The caller's `anthropic-beta` goes on unchanged.
+    fn headers(&self, t: &Target<'_>) -> Headers {
+        let mut headers = vec![
+            json_header(),
+            ("anthropic-version", t.api_version.to_owned()),
+        ];
+        if let Some(key) = t.api_key {
+            headers.push(("x-api-key", key.to_owned()));
+        }
+        if let Some(beta) = t.anthropic_beta {
+            headers.push(("anthropic-beta", beta.to_owned()));
+        }
+        headers
+    }
+
+    fn relay_body(&self, raw: &RawObject<'_>, t: &Target<'_>) -> Result<Vec<u8>, Error> {
+        let model = serde_json::to_vec(t.api_model).unwrap_or_default();
+        Ok(raw.write_with(&[("model", &model)]))
+    }
+
+    fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error> {
+        let c = to_anthropic(
+            req,
+            &RequestOptions {
+                api_model: t.api_model,
+                default_max_tokens: t.default_max_tokens,
+            },
+        )?;
+        Ok(Encoded {
+            body: c.body,
+            dropped: c.dropped,
+            decoder: Box::new(AnthropicDecode {
+                ctx: c.ctx,
+                created: t.created,
+            }),
+        })
+    }
+
+    fn error(&self, status: u16, body: &[u8]) -> Error {
+        error_from_anthropic(status, body, None)
+    }
+}
+
+/// Anthropic answers for one request.
+struct AnthropicDecode {
+    ctx: ResponseContext,
+    created: u64,
+}
+
+impl Decode for AnthropicDecode {
+    fn whole(&self, body: &[u8]) -> Result<ChatResponse, Error> {
+        from_anthropic(body, &self.ctx)
+    }
+
+    fn stream(self: Box<Self>) -> Box<dyn ChunkDecoder> {
+        Box::new(AnthropicToOpenAi::new(self.ctx, self.created))
+    }
+}

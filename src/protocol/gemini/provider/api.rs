@@ -1,0 +1,72 @@
+//! The Gemini provider side of the seam.
+
+use super::ResponseContext;
+use super::{error_from_gemini, from_gemini, model_path, to_gemini, GeminiToOpenAi};
+use crate::protocol::openai::provider::json_header;
+use crate::protocol::openai::{ChatRequest, ChatResponse};
+use crate::protocol::raw::RawObject;
+use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
+use crate::protocol::{ChunkDecoder, Error};
+
+/// Gemini's `generateContent` API.
+#[derive(Debug, Clone, Copy)]
+pub struct GeminiProvider;
+
+impl ProviderApi for GeminiProvider {
+    fn native(&self) -> Option<InboundApi> {
+        None
+    }
+
+    fn url(&self, t: &Target<'_>, op: Operation) -> String {
+        let method = match op {
+            Operation::Embeddings => ":batchEmbedContents",
+            Operation::Chat | Operation::CountTokens if t.stream => {
+                ":streamGenerateContent?alt=sse"
+            }
+            Operation::Chat | Operation::CountTokens => ":generateContent",
+        };
+        format!("{}/{}{method}", t.base_url, model_path(t.api_model))
+    }
+
+    /// The key goes in a header, never in the URL: URLs end up in logs.
+    fn headers(&self, t: &Target<'_>) -> Headers {
+        let mut headers = vec![json_header()];
+        if let Some(key) = t.api_key {
+            headers.push(("x-goog-api-key", key.to_owned()));
+        }
+        headers
+    }
+
+    /// Gemini names the model in the URL: the body goes on as it came.
+    fn relay_body(&self, raw: &RawObject<'_>, _t: &Target<'_>) -> Result<Vec<u8>, Error> {
+        Ok(raw.write_with(&[]))
+    }
+
+    fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error> {
+        let mut c = to_gemini(req)?;
+        c.ctx.created = t.created;
+        Ok(Encoded {
+            body: c.body,
+            dropped: c.dropped,
+            decoder: Box::new(GeminiDecode(c.ctx)),
+        })
+    }
+
+    fn error(&self, status: u16, body: &[u8]) -> Error {
+        error_from_gemini(status, body, None)
+    }
+}
+
+/// Gemini answers for one request (its context holds `created`).
+struct GeminiDecode(ResponseContext);
+
+impl Decode for GeminiDecode {
+    fn whole(&self, body: &[u8]) -> Result<ChatResponse, Error> {
+        from_gemini(body, &self.0)
+    }
+
+    fn stream(self: Box<Self>) -> Box<dyn ChunkDecoder> {
+        let created = self.0.created;
+        Box::new(GeminiToOpenAi::new(self.0, created))
+    }
+}

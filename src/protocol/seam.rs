@@ -1,0 +1,143 @@
+//! The two seams every wire format plugs into, and the registry of caller
+//! APIs.
+//!
+//! * The **caller side** ([`CallerApi`], one implementation per inbound API):
+//!   parse a request into the lingua franca (OpenAI chat), and encode
+//!   answers, streams of chunks, keep-alives and errors back in the
+//!   caller's format.
+//! * The **provider side** ([`ProviderApi`], one implementation per provider
+//!   wire format): the URL and auth headers of an attempt, the encoded
+//!   request, and the decoding of an answer, a stream and an error body.
+//!
+//! When the caller's API is the provider's own, the request is relayed (the
+//! model rewritten) instead of converted.
+
+use crate::protocol::error::{Error, ErrorReply};
+use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
+use crate::protocol::raw::RawObject;
+use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
+use crate::protocol::{anthropic, openai};
+use bytes::BytesMut;
+
+/// The caller APIs the gateway serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundApi {
+    /// OpenAI Chat Completions: `{"error":{"message","type","param","code"}}`.
+    OpenAi,
+    /// Anthropic Messages: `{"type":"error","error":{"type","message"}}`.
+    Anthropic,
+}
+
+impl InboundApi {
+    /// The API's caller side.
+    pub fn caller(self) -> &'static dyn CallerApi {
+        match self {
+            InboundApi::OpenAi => &openai::caller::OpenAiCaller,
+            InboundApi::Anthropic => &anthropic::caller::AnthropicCaller,
+        }
+    }
+}
+
+/// A request in the lingua franca, and how its answers go back.
+pub struct Parsed {
+    pub request: ChatRequest,
+    pub answer: Box<dyn Answer>,
+}
+
+/// How a converted answer goes back to one caller (per request: it knows
+/// what the request asked, e.g. the model name to echo, renamed tools).
+pub trait Answer: Send + Sync {
+    /// A whole answer as the caller's JSON body.
+    fn whole(&self, resp: &ChatResponse) -> Vec<u8>;
+    /// A fresh encoder for a streamed answer (one per attempt).
+    fn stream(&self) -> Box<dyn ClientEncoder>;
+}
+
+/// One caller API: how its requests become the lingua franca and how
+/// everything goes back to its clients.
+pub trait CallerApi: Sync {
+    /// Parses a request body.
+    fn parse(&self, body: &[u8]) -> Result<Parsed, Error>;
+    /// The relay of a stream from a provider that speaks this API;
+    /// `include_usage`: the caller asked for the usage chunk.
+    fn relay(&self, include_usage: bool) -> Box<dyn Translator>;
+    /// The usage in a relayed whole answer (an unreadable answer is an
+    /// error).
+    fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error>;
+    /// An error body.
+    fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8>;
+    /// An error as a mid-stream event.
+    fn error_event(&self, e: &ErrorReply<'_>, out: &mut BytesMut);
+    /// Appends a keep-alive event for quiet streams; false when the API
+    /// has none.
+    fn keep_alive(&self, _out: &mut BytesMut) -> bool {
+        false
+    }
+}
+
+/// Where and how one attempt goes, as the route and the provider's settings
+/// say.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub base_url: &'a str,
+    pub api_key: Option<&'a str>,
+    /// The provider's API version (Anthropic's `anthropic-version`).
+    pub api_version: &'a str,
+    /// The provider's model name.
+    pub api_model: &'a str,
+    /// Output token limit for providers that require one.
+    pub default_max_tokens: u64,
+    pub stream: bool,
+    /// The caller's `anthropic-beta` header.
+    pub anthropic_beta: Option<&'a str>,
+    /// Unix seconds for the `created` of converted answers.
+    pub created: u64,
+}
+
+/// Request headers of an attempt.
+pub type Headers = Vec<(&'static str, String)>;
+
+/// What a provider's encoder made of a lingua-franca request.
+pub struct Encoded {
+    pub body: Vec<u8>,
+    /// Caller parameters not sent (`x-gateway-dropped-params`).
+    pub dropped: Vec<String>,
+    /// How the answer to this request is read.
+    pub decoder: Box<dyn Decode>,
+}
+
+/// How the answer to one encoded request is read.
+pub trait Decode {
+    /// A whole answer.
+    fn whole(&self, body: &[u8]) -> Result<ChatResponse, Error>;
+    /// A stream decoder.
+    fn stream(self: Box<Self>) -> Box<dyn ChunkDecoder>;
+}
+
+/// What a call asks of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A chat completion or message, streamed or not.
+    Chat,
+    /// Anthropic `count_tokens`.
+    CountTokens,
+    /// OpenAI embeddings.
+    Embeddings,
+}
+
+/// One provider wire format.
+pub trait ProviderApi: Sync {
+    /// The caller API this provider speaks natively (relayed unconverted).
+    fn native(&self) -> Option<InboundApi>;
+    /// The URL of an operation.
+    fn url(&self, t: &Target<'_>, op: Operation) -> String;
+    /// Content type, auth and version headers.
+    fn headers(&self, t: &Target<'_>) -> Headers;
+    /// A relayed body: the caller's own, the model rewritten (and whatever
+    /// the gateway needs, e.g. usage on OpenAI streams).
+    fn relay_body(&self, raw: &RawObject<'_>, t: &Target<'_>) -> Result<Vec<u8>, Error>;
+    /// Converts a lingua-franca request.
+    fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error>;
+    /// Reads an error answer.
+    fn error(&self, status: u16, body: &[u8]) -> Error;
+}
