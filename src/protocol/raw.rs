@@ -3,10 +3,12 @@
 //! costs one scan of the body and no allocation per member value; every
 //! other field goes upstream byte for byte.
 
+use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 /// The members of a JSON object, in order, values unparsed.
 #[derive(Debug)]
@@ -26,41 +28,120 @@ impl<'a> RawObject<'a> {
     /// Writes the object back with `replace` members substituted (or added,
     /// in order, when absent) and every other member unchanged.
     pub fn write_with(&self, replace: &[(&str, &[u8])]) -> Vec<u8> {
-        let size = self
-            .0
-            .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum::<usize>()
-            + replace
+        write_members(
+            self.0.iter().map(|(k, v)| (&**k, v.get().as_bytes())),
+            replace,
+        )
+    }
+}
+
+/// A JSON object body with the spans of its top-level members: scanned once,
+/// then read and rewritten any number of times (every attempt of a call)
+/// without another scan.
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    bytes: Bytes,
+    members: Vec<(Key, Range<usize>)>,
+}
+
+/// A member's name: a span of the body, or owned when it had escapes.
+#[derive(Debug, Clone)]
+enum Key {
+    Span(Range<usize>),
+    Owned(Box<str>),
+}
+
+impl RawBody {
+    /// Scans the top level of a JSON object.
+    pub fn parse(bytes: Bytes) -> Result<Self, serde_json::Error> {
+        let members = {
+            let obj = RawObject::parse(&bytes)?;
+            let base = bytes.as_ptr() as usize;
+            let span = |s: &str| {
+                let start = s.as_ptr() as usize - base;
+                start..start + s.len()
+            };
+            obj.0
                 .iter()
-                .map(|(k, v)| k.len() + v.len() + 4)
-                .sum::<usize>()
-            + 2;
-        let mut out = Vec::with_capacity(size);
-        out.push(b'{');
-        let mut first = true;
-        let mut member = |out: &mut Vec<u8>, key: &str, value: &[u8]| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            // A key is a plain string: serialising it into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, key);
-            out.push(b':');
-            out.extend_from_slice(value);
+                .map(|(k, v)| {
+                    let key = match k {
+                        Cow::Borrowed(k) => Key::Span(span(k)),
+                        Cow::Owned(k) => Key::Owned(k.as_str().into()),
+                    };
+                    (key, span(v.get()))
+                })
+                .collect()
         };
-        for (k, v) in &self.0 {
-            match replace.iter().find(|(rk, _)| *rk == k) {
-                Some(_) => {}
-                None => member(&mut out, k, v.get().as_bytes()),
-            }
+        Ok(Self { bytes, members })
+    }
+
+    /// The body as it came.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The raw JSON text of member `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Writes the object back with `replace` members substituted (or added,
+    /// in order, when absent) and every other member unchanged.
+    pub fn write_with(&self, replace: &[(&str, &[u8])]) -> Vec<u8> {
+        write_members(self.iter().map(|(k, v)| (k, v.as_bytes())), replace)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        // The spans were cut from this body's `&str` pieces: always UTF-8.
+        let text = |r: &Range<usize>| std::str::from_utf8(&self.bytes[r.clone()]).unwrap_or("");
+        self.members.iter().map(move |(k, v)| {
+            let key = match k {
+                Key::Span(r) => text(r),
+                Key::Owned(k) => k,
+            };
+            (key, text(v))
+        })
+    }
+}
+
+/// Writes `{members…, replace…}`: members named in `replace` are left out
+/// where they stood, the replacements come last, in order.
+fn write_members<'m>(
+    members: impl Iterator<Item = (&'m str, &'m [u8])> + Clone,
+    replace: &[(&str, &[u8])],
+) -> Vec<u8> {
+    let size = members
+        .clone()
+        .map(|(k, v)| k.len() + v.len() + 4)
+        .sum::<usize>()
+        + replace
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>()
+        + 2;
+    let mut out = Vec::with_capacity(size);
+    out.push(b'{');
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, key: &str, value: &[u8]| {
+        if !first {
+            out.push(b',');
         }
-        for (k, v) in replace {
+        first = false;
+        // A key is a plain string: serialising it into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        out.extend_from_slice(value);
+    };
+    for (k, v) in members {
+        if !replace.iter().any(|(rk, _)| *rk == k) {
             member(&mut out, k, v);
         }
-        out.push(b'}');
-        out
     }
+    for (k, v) in replace {
+        member(&mut out, k, v);
+    }
+    out.push(b'}');
+    out
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
@@ -121,6 +202,22 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"messages":[{"role":"user","content":"hi"}],"x\"y":{"a":1},"model":"gpt-4o","stream_options":{}}"#
+        );
+    }
+
+    #[test]
+    fn a_raw_body_reads_and_rewrites_like_the_object_it_was_scanned_from() {
+        let text = br#"{"model":"gpt","a\u0062":[1, 2],"stream":true}"#;
+        let body = RawBody::parse(Bytes::from_static(text)).unwrap();
+        assert_eq!(body.get("ab"), Some("[1, 2]"));
+        assert_eq!(body.get("stream"), Some("true"));
+        let expected = RawObject::parse(text)
+            .unwrap()
+            .write_with(&[("model", br#""x""#)]);
+        assert_eq!(body.write_with(&[("model", br#""x""#)]), expected);
+        assert_eq!(
+            std::str::from_utf8(&expected).unwrap(),
+            r#"{"ab":[1, 2],"stream":true,"model":"x"}"#
         );
     }
 

@@ -14,7 +14,7 @@
 
 use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
-use crate::protocol::raw::RawObject;
+use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
 use crate::protocol::{anthropic, openai};
 use bytes::BytesMut;
@@ -135,7 +135,7 @@ pub trait ProviderApi: Sync {
     fn headers(&self, t: &Target<'_>) -> Headers;
     /// A relayed body: the caller's own, the model rewritten (and whatever
     /// the gateway needs, e.g. usage on OpenAI streams).
-    fn relay_body(&self, raw: &RawObject<'_>, t: &Target<'_>) -> Result<Vec<u8>, Error>;
+    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error>;
     /// Converts a lingua-franca request.
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error>;
     /// Reads an error answer.

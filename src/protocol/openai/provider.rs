@@ -3,7 +3,7 @@
 
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatRequest, ChatResponse, Message};
-use crate::protocol::raw::RawObject;
+use crate::protocol::raw::RawBody;
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error, ErrorKind};
 use serde_json::{Map, Value};
@@ -72,13 +72,13 @@ impl ProviderApi for OpenAiProvider {
 
     /// Streams always ask for usage (the gateway counts tokens); the usage
     /// chunk is stripped again when the caller did not ask for it.
-    fn relay_body(&self, raw: &RawObject<'_>, t: &Target<'_>) -> Result<Vec<u8>, Error> {
+    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
         if !t.stream {
             return Ok(raw.write_with(&[("model", &model)]));
         }
         let mut opts = match raw.get("stream_options") {
-            Some(v) => serde_json::from_str::<Map<String, Value>>(v.get()).map_err(|e| {
+            Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|e| {
                 Error::invalid(format!("stream_options: {e}")).with_param("stream_options")
             })?,
             None => Map::new(),

@@ -4,7 +4,7 @@ use super::{error_from_anthropic, from_anthropic, to_anthropic, AnthropicToOpenA
 use super::{RequestOptions, ResponseContext};
 use crate::protocol::openai::provider::json_header;
 use crate::protocol::openai::{ChatRequest, ChatResponse};
-use crate::protocol::raw::RawObject;
+use crate::protocol::raw::RawBody;
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error};
 
@@ -40,7 +40,7 @@ impl ProviderApi for AnthropicProvider {
         headers
     }
 
-    fn relay_body(&self, raw: &RawObject<'_>, t: &Target<'_>) -> Result<Vec<u8>, Error> {
+    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
         Ok(raw.write_with(&[("model", &model)]))
     }

@@ -4,7 +4,7 @@ use super::ResponseContext;
 use super::{error_from_gemini, from_gemini, model_path, to_gemini, GeminiToOpenAi};
 use crate::protocol::openai::provider::json_header;
 use crate::protocol::openai::{ChatRequest, ChatResponse};
-use crate::protocol::raw::RawObject;
+use crate::protocol::raw::RawBody;
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error};
 
@@ -38,7 +38,7 @@ impl ProviderApi for GeminiProvider {
     }
 
     /// Gemini names the model in the URL: the body goes on as it came.
-    fn relay_body(&self, raw: &RawObject<'_>, _t: &Target<'_>) -> Result<Vec<u8>, Error> {
+    fn relay_body(&self, raw: &RawBody, _t: &Target<'_>) -> Result<Vec<u8>, Error> {
         Ok(raw.write_with(&[]))
     }
 
