@@ -7,10 +7,10 @@
 //! describe the caller's own request), gateway messages name fields, not
 //! values.
 
+use crate::protocol::ErrorReply;
+pub use crate::protocol::InboundApi;
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
 use bytes::BytesMut;
-use serde::Serialize;
 use std::borrow::Cow;
 
 /// What went wrong, in the gateway's closed set of classes.
@@ -96,36 +96,6 @@ impl ErrorKind {
         }
     }
 
-    /// The OpenAI `error.type` string (PROTOCOLS.md §1.6 recommendation).
-    fn openai_type(self) -> &'static str {
-        match self.status().as_u16() {
-            401 => "authentication_error",
-            403 => "permission_error",
-            404 => "not_found_error",
-            429 => "rate_limit_error",
-            s if s >= 500 => "server_error",
-            _ => "invalid_request_error",
-        }
-    }
-
-    /// The Anthropic `error.type` string (PROTOCOLS.md §2.7, §5.6).
-    fn anthropic_type(self) -> &'static str {
-        match self {
-            ErrorKind::Upstream(529) => "overloaded_error",
-            _ => match self.status().as_u16() {
-                401 => "authentication_error",
-                403 => "permission_error",
-                404 => "not_found_error",
-                413 => "request_too_large",
-                429 => "rate_limit_error",
-                503 => "overloaded_error",
-                504 => "timeout_error",
-                s if s >= 500 => "api_error",
-                _ => "invalid_request_error",
-            },
-        }
-    }
-
     /// Whether another attempt (on the same or another target) may succeed.
     pub fn is_retryable(self) -> bool {
         matches!(
@@ -159,15 +129,6 @@ impl From<crate::protocol::Error> for GatewayError {
             retry_after: e.retry_after,
         }
     }
-}
-
-/// The inbound API whose error format the caller expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InboundApi {
-    /// `{"error":{"message","type","param","code"}}`
-    OpenAi,
-    /// `{"type":"error","error":{"type","message"}}`
-    Anthropic,
 }
 
 /// An error on its way to the caller.
@@ -245,79 +206,28 @@ impl GatewayError {
         }
     }
 
+    /// The error as the caller's format shows it.
+    pub fn reply(&self, api: InboundApi) -> ErrorReply<'_> {
+        ErrorReply {
+            status: self.status_in(api).as_u16(),
+            message: &self.message,
+            param: self.param.as_deref(),
+            code: self.code.as_deref(),
+        }
+    }
+
     /// The error body in the caller's format.
     pub fn body(&self, api: InboundApi) -> Vec<u8> {
-        let result = match api {
-            InboundApi::OpenAi => serde_json::to_vec(&OpenAiErrorBody {
-                error: OpenAiErrorInner {
-                    message: &self.message,
-                    kind: self.kind.openai_type(),
-                    param: self.param.as_deref(),
-                    code: self.code.as_deref(),
-                },
-            }),
-            InboundApi::Anthropic => serde_json::to_vec(&AnthropicErrorBody {
-                kind: "error",
-                error: AnthropicErrorInner {
-                    kind: self.kind.anthropic_type(),
-                    message: &self.message,
-                },
-            }),
-        };
-        // Serialising plain strings cannot fail.
-        result.unwrap_or_default()
+        api.caller().error_body(&self.reply(api))
     }
 
-    /// The error as a mid-stream event in the caller's stream format: an
-    /// OpenAI `data: {"error":…}` payload (openai-python raises on it) or an
-    /// Anthropic `event: error`.
+    /// The error as a mid-stream event in the caller's stream format (an
+    /// OpenAI `data: {"error":…}` payload, an Anthropic `event: error`).
     pub fn stream_event(&self, api: InboundApi) -> BytesMut {
-        let body = self.body(api);
         let mut out = BytesMut::new();
-        match api {
-            InboundApi::OpenAi => crate::protocol::sse::write_data(&mut out, &body),
-            InboundApi::Anthropic => crate::protocol::sse::write_event(&mut out, "error", &body),
-        }
+        api.caller().error_event(&self.reply(api), &mut out);
         out
     }
-
-    /// The full HTTP response in the caller's format.
-    pub fn response(&self, api: InboundApi) -> HttpResponse {
-        let mut builder = HttpResponse::build(self.status_in(api));
-        builder.content_type("application/json");
-        if let Some(ra) = &self.retry_after {
-            builder.insert_header(("retry-after", ra.as_str()));
-        }
-        builder.body(self.body(api))
-    }
-}
-
-#[derive(Serialize)]
-struct OpenAiErrorBody<'a> {
-    error: OpenAiErrorInner<'a>,
-}
-
-#[derive(Serialize)]
-struct OpenAiErrorInner<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    param: Option<&'a str>,
-    code: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct AnthropicErrorBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    error: AnthropicErrorInner<'a>,
-}
-
-#[derive(Serialize)]
-struct AnthropicErrorInner<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    message: &'a str,
 }
 
 #[cfg(test)]

@@ -75,12 +75,12 @@ async fn refuse_while_draining(
             .is_some_and(|s| s.snapshot().metrics.endpoint == req.path());
     if draining && !probe {
         let api = crate::routes::ApiError::api_of(req.request());
-        let mut resp = GatewayError::new(
+        let e = GatewayError::new(
             ErrorKind::Unavailable,
             "The gateway is shutting down; retry the request.",
         )
-        .with_code("gateway_shutdown")
-        .response(api);
+        .with_code("gateway_shutdown");
+        let mut resp = routes::render(&e, api);
         resp.head_mut().set_connection_type(ConnectionType::Close);
         return Ok(req.into_response(resp).map_into_right_body());
     }

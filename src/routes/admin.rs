@@ -1,6 +1,7 @@
 //! `POST /admin/reload`: reload the config now. Off unless `[server]
 //! admin_key` is set; the admin key is separate from gateway keys.
 
+use super::render;
 use crate::config::key_digest;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::state::reload::Reload;
@@ -13,9 +14,9 @@ pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
     let api = InboundApi::OpenAi;
     let snapshot = shared.snapshot();
     let (Some(admin), Some(reloader)) = (snapshot.server.admin_key, shared.reloader.get()) else {
-        return GatewayError::new(ErrorKind::NotFound, "Unknown endpoint: POST /admin/reload")
-            .with_code("unknown_url")
-            .response(api);
+        let e = GatewayError::new(ErrorKind::NotFound, "Unknown endpoint: POST /admin/reload")
+            .with_code("unknown_url");
+        return render(&e, api);
     };
     let presented = req
         .headers()
@@ -24,9 +25,9 @@ pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if key_digest(presented.trim()) != admin {
-        return GatewayError::new(ErrorKind::Authentication, "Invalid or missing admin key.")
-            .with_code("invalid_api_key")
-            .response(api);
+        let e = GatewayError::new(ErrorKind::Authentication, "Invalid or missing admin key.")
+            .with_code("invalid_api_key");
+        return render(&e, api);
     }
     match reloader.send(Reload).await {
         Ok(Ok(generation)) => HttpResponse::Ok()
@@ -35,7 +36,9 @@ pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
             "error": {"message": format!("The config was refused; the previous one keeps serving. {problem}"),
                       "type": "invalid_request_error", "param": null, "code": "config_invalid"}
         })),
-        Err(_) => GatewayError::new(ErrorKind::Internal, "the config actor is not running")
-            .response(api),
+        Err(_) => render(
+            &GatewayError::new(ErrorKind::Internal, "the config actor is not running"),
+            api,
+        ),
     }
 }

@@ -35,7 +35,10 @@ pub async fn serve(
         req.app_data::<web::Data<ProviderPool>>(),
         req.app_data::<web::Data<Recorder>>(),
     ) else {
-        return GatewayError::new(ErrorKind::Internal, "gateway state missing").response(api);
+        return super::render(
+            &GatewayError::new(ErrorKind::Internal, "gateway state missing"),
+            api,
+        );
     };
     let recorder: Recorder = recorder.get_ref().clone();
     let counted = shared.call_started();
@@ -104,7 +107,7 @@ pub async fn serve(
                 error: Some(e.kind),
                 ..observation(e.status_in(api).as_u16())
             });
-            let mut resp = e.response(api);
+            let mut resp = super::render(&e, api);
             if attempts > 0 {
                 add_routing_headers(resp.headers_mut(), &dims.provider, attempts);
             }

@@ -65,8 +65,18 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.0.response(self.1)
+        render(&self.0, self.1)
     }
+}
+
+/// An error as the full HTTP response, in the caller's format.
+pub fn render(e: &GatewayError, api: InboundApi) -> HttpResponse {
+    let mut builder = HttpResponse::build(e.status_in(api));
+    builder.content_type("application/json");
+    if let Some(ra) = &e.retry_after {
+        builder.insert_header(("retry-after", ra.as_str()));
+    }
+    builder.body(e.body(api))
 }
 
 /// The [`Caller`] extractor: a refusal comes in the caller's API format.
@@ -129,10 +139,10 @@ pub async fn read_body(
 
 /// The answer to a path no route serves.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    GatewayError::new(
+    let e = GatewayError::new(
         ErrorKind::NotFound,
         format!("Unknown endpoint: {} {}", req.method(), req.path()),
     )
-    .with_code("unknown_url")
-    .response(ApiError::api_of(&req))
+    .with_code("unknown_url");
+    render(&e, ApiError::api_of(&req))
 }
