@@ -4,8 +4,8 @@
 //!
 //! Messages are written for the caller and must never contain a key or a
 //! prompt: upstream messages are passed on as the provider wrote them (they
-//! describe the caller's own request), gateway messages name fields, not
-//! values.
+//! describe the caller's own request) but with the provider key masked
+//! ([`GatewayError::mask`]), gateway messages name fields, not values.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -200,6 +200,24 @@ impl GatewayError {
     /// Sets `Retry-After` (seconds).
     pub fn with_retry_after(mut self, seconds: Option<String>) -> Self {
         self.retry_after = seconds;
+        self
+    }
+
+    /// Replaces `secret` with `***` in every string that may come from an
+    /// upstream (message, param, code): an upstream can echo any of them.
+    pub fn mask(mut self, secret: &str) -> Self {
+        fn masked(s: &mut Cow<'static, str>, secret: &str) {
+            if s.contains(secret) {
+                *s = s.replace(secret, "***").into();
+            }
+        }
+        if secret.is_empty() {
+            return self;
+        }
+        masked(&mut self.message, secret);
+        for s in [&mut self.param, &mut self.code].into_iter().flatten() {
+            masked(s, secret);
+        }
         self
     }
 

@@ -268,3 +268,38 @@ async fn an_unknown_endpoint_is_404_in_openai_shape() {
     let (s, v) = error_of(resp).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_url")));
 }
+
+#[tokio::test]
+async fn an_upstream_error_echoing_the_provider_key_in_any_field_never_shows_it() {
+    let up = MockUpstream::always(MockReply::status_json(
+        400,
+        r#"{"error":{"message":"bad key sk-upstream-secret","type":"invalid_request_error","param":"x-sk-upstream-secret","code":"sk-upstream-secret"}}"#,
+    ));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let (s, v) = error_of(
+        gw.post("/v1/chat/completions", "sk-test", &chat(false))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(!v.to_string().contains("sk-upstream-secret"), "{v}");
+    assert_eq!(
+        (&v["error"]["param"], &v["error"]["code"]),
+        (&json!("x-***"), &json!("***"))
+    );
+}
+
+#[tokio::test]
+async fn a_mid_stream_upstream_error_echoing_the_provider_key_never_shows_it() {
+    let mut events = split_events(&fixture("openai/chat_stream.sse"))[..2].to_vec();
+    events.push("data: {\"error\":{\"message\":\"key sk-upstream-secret revoked\"}}\n\n".into());
+    let up = MockUpstream::always(MockReply::sse_pieces(events));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let data = sse_data(
+        gw.post("/v1/chat/completions", "sk-test", &chat(true))
+            .await,
+    )
+    .await;
+    let e = last_error_event(&data);
+    assert_eq!(e["error"]["message"], "key *** revoked", "{data:?}");
+}
