@@ -286,6 +286,44 @@ impl GatewayError {
     }
 }
 
+/// A serde error message without the values it quotes, which may be a
+/// prompt or a key: `invalid type: string "…", expected a sequence` becomes
+/// `invalid type: string, expected a sequence`, and an unknown variant or
+/// field loses its name. What the gateway's own types wrote is kept: the
+/// expected shape, missing and duplicate field names, custom messages.
+pub fn without_values(message: &str) -> String {
+    let with_expected = |head: String, rest: &str| match rest.rsplit_once(", expected ") {
+        Some((_, expected)) if expected.starts_with("struct ") => {
+            format!("{head}, expected an object")
+        }
+        Some((_, expected)) => format!("{head}, expected {expected}"),
+        None => head,
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return with_expected(format!("{prefix}{}", value_kind(rest)), rest);
+        }
+    }
+    for prefix in ["unknown variant `", "unknown field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return with_expected(prefix.trim_end_matches(" `").to_owned(), rest);
+        }
+    }
+    message.to_owned()
+}
+
+/// The kind serde names before a value (`string "…"` → `string`,
+/// `integer `5`` → `integer`, `sequence` → `sequence`).
+fn value_kind(unexpected: &str) -> &str {
+    let end = unexpected
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == ' ' || c == '-'))
+        .unwrap_or(unexpected.len());
+    match unexpected[..end].trim() {
+        "" => "value",
+        kind => kind,
+    }
+}
+
 #[derive(Serialize)]
 struct OpenAiErrorBody<'a> {
     error: OpenAiErrorInner<'a>,
@@ -349,6 +387,39 @@ mod tests {
         let e = GatewayError::new(ErrorKind::Upstream(503), "busy");
         assert_eq!(e.status_in(InboundApi::Anthropic).as_u16(), 529);
         assert_eq!(e.status_in(InboundApi::OpenAi).as_u16(), 503);
+    }
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote_but_keep_the_expected_shape() {
+        for (message, want) in [
+            (
+                r#"invalid type: string "my secret, expected x", expected a sequence"#,
+                "invalid type: string, expected a sequence",
+            ),
+            (
+                "invalid value: integer `99999999999`, expected a token id",
+                "invalid value: integer, expected a token id",
+            ),
+            (
+                "invalid type: sequence, expected struct ChatRequest",
+                "invalid type: sequence, expected an object",
+            ),
+            (
+                "unknown variant `my secret`, expected one of `user`, `system`",
+                "unknown variant, expected one of `user`, `system`",
+            ),
+            (
+                "unknown field `my secret`, there are no fields",
+                "unknown field",
+            ),
+            ("missing field `messages`", "missing field `messages`"),
+            (
+                "data did not match any variant of untagged enum Content",
+                "data did not match any variant of untagged enum Content",
+            ),
+        ] {
+            assert_eq!(without_values(message), want);
+        }
     }
 
     #[test]

@@ -272,10 +272,7 @@ impl Snapshot {
         if f.limits.store != "local" {
             errs.push(
                 "limits.store",
-                format!(
-                    "`{}` is not available: only `local` (each replica enforces its own limits)",
-                    f.limits.store
-                ),
+                "is not available: only `local` (each replica enforces its own limits)",
             );
         }
         let providers = validate_providers(f.providers, &routing, &mut errs);
@@ -295,7 +292,8 @@ impl Snapshot {
     }
 }
 
-/// One problem in a config file: the field and what is wrong with it.
+/// One problem in a config file: the field and what is wrong with it (never
+/// the value, which may be a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// Dotted path, e.g. `providers.openai.base_url`.
@@ -333,38 +331,29 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
     let port = match u16::try_from(s.port) {
         Ok(p) if p > 0 => p,
         _ => {
-            errs.push(
-                "server.port",
-                format!("{} is out of range (1-65535)", s.port),
-            );
+            errs.push("server.port", "is out of range (1-65535)");
             0
         }
     };
     let log_format = match s.log_format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
-        other => {
-            errs.push(
-                "server.log_format",
-                format!("`{other}` is not one of json, pretty"),
-            );
+        _ => {
+            errs.push("server.log_format", "must be one of json, pretty");
             LogFormat::Json
         }
     };
     if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
         errs.push(
             "server.log_level",
-            format!(
-                "`{}` is not a log level or filter (e.g. info, debug)",
-                s.log_level
-            ),
+            "is not a log level or filter (e.g. info, debug)",
         );
     }
     let workers = match s.workers {
         None => None,
         Some(w) if (1..=1024).contains(&w) => Some(w as usize),
-        Some(w) => {
-            errs.push("server.workers", format!("{w} is out of range (1-1024)"));
+        Some(_) => {
+            errs.push("server.workers", "is out of range (1-1024)");
             None
         }
     };
@@ -380,10 +369,10 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
     };
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
-        t => {
+        _ => {
             errs.push(
                 "server.shutdown_timeout_seconds",
-                format!("{t} is out of range (0-3600)"),
+                "is out of range (0-3600)",
             );
             Duration::ZERO
         }
@@ -416,10 +405,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
 
 fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
     if !m.endpoint.starts_with('/') || m.endpoint.len() < 2 {
-        errs.push(
-            "metrics.endpoint",
-            format!("`{}` must be a path starting with /", m.endpoint),
-        );
+        errs.push("metrics.endpoint", "must be a path starting with /");
     }
     MetricsSettings {
         enabled: m.enabled,
@@ -447,7 +433,7 @@ fn validate_keys(
         if let Some(first) = names.insert(k.name.clone(), i) {
             errs.push(
                 format!("{field}.name"),
-                format!("`{}` is already used by api_keys[{first}]", k.name),
+                format!("is already used by api_keys[{first}]"),
             );
         }
         let limit = |v: Option<i64>, what: &str, errs: &mut ConfigErrors| {
@@ -489,7 +475,7 @@ fn validate_providers(
                 None => {
                     errs.push(
                         format!("{field}.type"),
-                        format!("`{t}` is not one of openai, anthropic, gemini, mock"),
+                        "must be one of openai, anthropic, gemini, mock",
                     );
                     continue;
                 }
@@ -525,10 +511,10 @@ fn validate_providers(
         let timeout = match p.timeout_seconds {
             None => Duration::from_secs(300),
             Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
-            Some(t) => {
+            Some(_) => {
                 errs.push(
                     format!("{field}.timeout_seconds"),
-                    format!("{t} must be greater than 0 and at most 86400"),
+                    "must be greater than 0 and at most 86400",
                 );
                 continue;
             }
@@ -557,20 +543,22 @@ fn validate_providers(
     out
 }
 
-/// A base URL must be absolute http(s) with a host; the trailing slash goes.
-fn check_base_url(url: &str) -> Result<String, String> {
+/// A base URL must be absolute http(s) with a host, and no query (keys go
+/// in `api_key`); the trailing slash goes. The problem never quotes the URL.
+fn check_base_url(url: &str) -> Result<String, &'static str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) || rest.contains(['?', '#']) {
-        return Err(format!(
-            "`{url}` is not a valid URL (expected e.g. https://api.openai.com/v1)"
-        ));
+        .ok_or("must start with http:// or https://")?;
+    if rest.contains(['?', '#']) {
+        return Err("must have no query string or fragment (a provider key goes in api_key)");
     }
-    if url.parse::<awc::http::Uri>().is_err() {
-        return Err(format!("`{url}` is not a valid URL"));
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || host.contains(char::is_whitespace)
+        || url.parse::<awc::http::Uri>().is_err()
+    {
+        return Err("is not a valid URL (expected e.g. https://api.openai.com/v1)");
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -580,10 +568,7 @@ fn seconds(v: f64, field: &str, errs: &mut ConfigErrors) -> Duration {
     if v.is_finite() && v > 0.0 && v <= 86_400.0 {
         Duration::from_secs_f64(v)
     } else {
-        errs.push(
-            field,
-            format!("{v} must be greater than 0 and at most 86400"),
-        );
+        errs.push(field, "must be greater than 0 and at most 86400");
         Duration::from_secs(1)
     }
 }
@@ -600,7 +585,7 @@ fn count(
     } else {
         errs.push(
             field,
-            format!("{v} is out of range ({}-{})", range.start(), range.end()),
+            format!("is out of range ({}-{})", range.start(), range.end()),
         );
         0
     }
@@ -699,10 +684,7 @@ fn validate_models(
                 format!("{field}.targets[{i}].provider")
             };
             let Some(provider) = providers.get(&t.provider) else {
-                errs.push(
-                    tfield,
-                    format!("`{}` is not a configured provider", t.provider),
-                );
+                errs.push(tfield, "is not a configured provider");
                 continue;
             };
             let weight = match t.weight {
@@ -724,7 +706,7 @@ fn validate_models(
             } else if !names.contains(f) {
                 errs.push(
                     format!("{field}.fallbacks[{i}]"),
-                    format!("`{f}` is not a configured model"),
+                    "is not a configured model",
                 );
             }
         }
@@ -735,11 +717,8 @@ fn validate_models(
         let default_max_tokens = match m.default_max_tokens {
             None => 4096,
             Some(n) if n > 0 => n as u64,
-            Some(n) => {
-                errs.push(
-                    format!("{field}.default_max_tokens"),
-                    format!("{n} must be positive"),
-                );
+            Some(_) => {
+                errs.push(format!("{field}.default_max_tokens"), "must be positive");
                 4096
             }
         };
