@@ -185,6 +185,27 @@ impl GatewayError {
         Self::new(ErrorKind::InvalidRequest, message)
     }
 
+    /// A 400 for a request body that did not parse: where, and in serde's
+    /// words what was wrong, never the values serde quotes (a prompt).
+    pub fn bad_body(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let (line, column) = (e.line(), e.column());
+        match e.classify() {
+            Category::Syntax | Category::Eof => Self::invalid(format!(
+                "The request body is not valid JSON (line {line}, column {column})."
+            )),
+            Category::Data => {
+                let text = e.to_string();
+                let at = format!(" at line {line} column {column}");
+                let what = without_values(text.strip_suffix(&at).unwrap_or(&text));
+                Self::invalid(format!(
+                    "Invalid request body: {what} (line {line}, column {column})."
+                ))
+            }
+            Category::Io => Self::invalid("The request body could not be read."),
+        }
+    }
+
     /// Names the request field at fault.
     pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
         self.param = Some(param.into());
@@ -284,6 +305,28 @@ impl GatewayError {
         }
         builder.body(self.body(api))
     }
+}
+
+/// Longest caller-given name a message quotes, in characters.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// A caller-given name (a model, a path) as a message may quote it: at
+/// most 64 characters (then `…`), control and bidi characters as `?`.
+pub fn quoted(name: &str) -> String {
+    let safe = |c: char| {
+        if c.is_control()
+            || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            '?'
+        } else {
+            c
+        }
+    };
+    let mut out: String = name.chars().take(MAX_QUOTED_CHARS).map(safe).collect();
+    if name.chars().nth(MAX_QUOTED_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// A serde error message without the values it quotes, which may be a

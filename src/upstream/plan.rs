@@ -107,8 +107,7 @@ fn plan_chat(call: &UpstreamCall) -> Result<Planned, GatewayError> {
 fn typed_request(call: &UpstreamCall) -> Result<(ChatRequest, Inbound), GatewayError> {
     match call.inbound {
         InboundApi::OpenAi => {
-            let req = serde_json::from_slice(&call.body)
-                .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))?;
+            let req = serde_json::from_slice(&call.body).map_err(|e| GatewayError::bad_body(&e))?;
             Ok((
                 req,
                 Inbound::OpenAi {
@@ -221,7 +220,7 @@ fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
 /// asked for: the gateway counts tokens; the usage chunk is stripped again
 /// when the caller did not ask).
 fn rewrite_model(call: &UpstreamCall, stream_usage: bool) -> Result<Vec<u8>, GatewayError> {
-    let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
+    let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::bad_body(&e))?;
     let model = serde_json::to_vec(&*call.target.api_model).unwrap_or_default();
     let mut replace: Vec<(&str, &[u8])> = vec![("model", &model)];
     let stream_options;
@@ -229,8 +228,8 @@ fn rewrite_model(call: &UpstreamCall, stream_usage: bool) -> Result<Vec<u8>, Gat
         let mut opts = match obj.get("stream_options") {
             Some(raw) => {
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                    .map_err(|e| {
-                        GatewayError::invalid(format!("stream_options: {e}"))
+                    .map_err(|_| {
+                        GatewayError::invalid("`stream_options` must be an object")
                             .with_param("stream_options")
                     })?
             }
