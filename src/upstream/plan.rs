@@ -207,13 +207,33 @@ fn bearer(provider: &ProviderSettings, headers: &mut Vec<(&'static str, String)>
     }
 }
 
+/// Most names `x-gateway-dropped-params` lists; the rest are counted.
+const MAX_DROPPED_LISTED: usize = 32;
+/// Longest name it lists, in characters.
+const MAX_DROPPED_NAME: usize = 64;
+
 /// The `x-gateway-dropped-params` header, when a conversion dropped any.
+/// Decided here, before the upstream call, and always a valid header of
+/// bounded size although the names are the caller's: at most 32 names of
+/// at most 64 characters of `A-Za-z0-9_-.[]` (any other becomes `_`), then
+/// `+N more`.
 fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
     if dropped.is_empty() {
-        Vec::new()
-    } else {
-        vec![("x-gateway-dropped-params", dropped.join(","))]
+        return Vec::new();
     }
+    let safe = |c: char| match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' | '.' | '[' | ']' => c,
+        _ => '_',
+    };
+    let mut names: Vec<String> = dropped
+        .iter()
+        .take(MAX_DROPPED_LISTED)
+        .map(|name| name.chars().take(MAX_DROPPED_NAME).map(safe).collect())
+        .collect();
+    if dropped.len() > MAX_DROPPED_LISTED {
+        names.push(format!("+{} more", dropped.len() - MAX_DROPPED_LISTED));
+    }
+    vec![("x-gateway-dropped-params", names.join(","))]
 }
 
 /// The caller's body with only `model` rewritten (and, for streams, usage
