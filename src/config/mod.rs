@@ -47,6 +47,21 @@ pub fn key_digest(key: &str) -> KeyDigest {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// Shortest `[metrics] key_hash_salt` accepted.
+const MIN_KEY_HASH_SALT: usize = 16;
+
+/// A key's `key_hash` label: the first 12 hex digits of HMAC-SHA256(salt,
+/// key). Keyed with a per-deployment secret, it lets whoever holds the salt
+/// match a key to its name, and tells a `/metrics` reader nothing.
+pub fn key_label_hash(salt: &Secret, key: &str) -> String {
+    let salt = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.expose().as_bytes());
+    let tag = ring::hmac::sign(&salt, key.as_bytes());
+    tag.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The provider protocol families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -121,6 +136,8 @@ pub struct MetricsSettings {
     pub enabled: bool,
     pub endpoint: String,
     pub include_api_key_hash: bool,
+    /// Keys the published hashes; set exactly when they are published.
+    pub key_hash_salt: Option<Secret>,
 }
 
 /// One gateway key, as the request path sees it (the key itself is gone).
@@ -132,6 +149,8 @@ pub struct KeyEntry {
     /// Its limits and live counters (kept across reloads that do not change
     /// the limits).
     pub state: Arc<crate::governance::KeyState>,
+    /// Its `key_hash` label, when key hashes are published.
+    pub label_hash: Option<String>,
 }
 
 /// One provider's settings. Provider actors compare these to notice changes.
@@ -242,16 +261,13 @@ impl Snapshot {
         }
     }
 
-    /// Every key's name with the first 12 hex digits of its SHA-256, sorted
-    /// by name (for `llm_api_key_info`).
+    /// Every key's name with its salted hash ([`key_label_hash`]), sorted
+    /// by name (for `llm_api_key_info`); empty unless hashes are published.
     pub fn key_hashes(&self) -> Vec<(Arc<str>, String)> {
         let mut out: Vec<_> = self
             .keys
-            .iter()
-            .map(|(digest, e)| {
-                let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-                (e.name.clone(), hex)
-            })
+            .values()
+            .filter_map(|e| Some((e.name.clone(), e.label_hash.clone()?)))
             .collect();
         out.sort();
         out
@@ -267,7 +283,7 @@ impl Snapshot {
         let mut errs = ConfigErrors::default();
         let server = validate_server(f.server, &mut errs);
         let metrics = validate_metrics(f.metrics, &mut errs);
-        let keys = validate_keys(f.api_keys, &mut errs);
+        let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
         if f.limits.store != "local" {
             errs.push(
@@ -407,15 +423,29 @@ fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> Metrics
     if !m.endpoint.starts_with('/') || m.endpoint.len() < 2 {
         errs.push("metrics.endpoint", "must be a path starting with /");
     }
+    let key_hash_salt = match m.key_hash_salt {
+        _ if !m.include_api_key_hash => None,
+        Some(salt) if salt.chars().count() >= MIN_KEY_HASH_SALT => Some(Secret(salt)),
+        _ => {
+            errs.push(
+                "metrics.key_hash_salt",
+                "is required with include_api_key_hash = true: a per-deployment secret \
+                 of at least 16 characters (better: LLM_GATEWAY__METRICS__KEY_HASH_SALT)",
+            );
+            None
+        }
+    };
     MetricsSettings {
         enabled: m.enabled,
         endpoint: m.endpoint,
         include_api_key_hash: m.include_api_key_hash,
+        key_hash_salt,
     }
 }
 
 fn validate_keys(
     keys: Vec<file::ApiKeySection>,
+    hash_salt: Option<&Secret>,
     errs: &mut ConfigErrors,
 ) -> HashMap<KeyDigest, KeyEntry> {
     let mut out = HashMap::with_capacity(keys.len());
@@ -449,6 +479,7 @@ fn validate_keys(
             name: k.name.into(),
             enabled: k.enabled,
             state: Arc::new(crate::governance::KeyState::new(policy)),
+            label_hash: hash_salt.map(|salt| key_label_hash(salt, &k.key)),
         };
         if out.insert(key_digest(&k.key), entry).is_some() {
             // Never print the key itself.
