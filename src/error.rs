@@ -4,8 +4,8 @@
 //!
 //! Messages are written for the caller and must never contain a key or a
 //! prompt: upstream messages are passed on as the provider wrote them (they
-//! describe the caller's own request), gateway messages name fields, not
-//! values.
+//! describe the caller's own request) but with the provider key masked
+//! ([`GatewayError::mask`]), gateway messages name fields, not values.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -185,6 +185,27 @@ impl GatewayError {
         Self::new(ErrorKind::InvalidRequest, message)
     }
 
+    /// A 400 for a request body that did not parse: where, and in serde's
+    /// words what was wrong, never the values serde quotes (a prompt).
+    pub fn bad_body(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let (line, column) = (e.line(), e.column());
+        match e.classify() {
+            Category::Syntax | Category::Eof => Self::invalid(format!(
+                "The request body is not valid JSON (line {line}, column {column})."
+            )),
+            Category::Data => {
+                let text = e.to_string();
+                let at = format!(" at line {line} column {column}");
+                let what = without_values(text.strip_suffix(&at).unwrap_or(&text));
+                Self::invalid(format!(
+                    "Invalid request body: {what} (line {line}, column {column})."
+                ))
+            }
+            Category::Io => Self::invalid("The request body could not be read."),
+        }
+    }
+
     /// Names the request field at fault.
     pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
         self.param = Some(param.into());
@@ -200,6 +221,24 @@ impl GatewayError {
     /// Sets `Retry-After` (seconds).
     pub fn with_retry_after(mut self, seconds: Option<String>) -> Self {
         self.retry_after = seconds;
+        self
+    }
+
+    /// Replaces `secret` with `***` in every string that may come from an
+    /// upstream (message, param, code): an upstream can echo any of them.
+    pub fn mask(mut self, secret: &str) -> Self {
+        fn masked(s: &mut Cow<'static, str>, secret: &str) {
+            if s.contains(secret) {
+                *s = s.replace(secret, "***").into();
+            }
+        }
+        if secret.is_empty() {
+            return self;
+        }
+        masked(&mut self.message, secret);
+        for s in [&mut self.param, &mut self.code].into_iter().flatten() {
+            masked(s, secret);
+        }
         self
     }
 
@@ -268,6 +307,66 @@ impl GatewayError {
     }
 }
 
+/// Longest caller-given name a message quotes, in characters.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// A caller-given name (a model, a path) as a message may quote it: at
+/// most 64 characters (then `…`), control and bidi characters as `?`.
+pub fn quoted(name: &str) -> String {
+    let safe = |c: char| {
+        if c.is_control()
+            || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            '?'
+        } else {
+            c
+        }
+    };
+    let mut out: String = name.chars().take(MAX_QUOTED_CHARS).map(safe).collect();
+    if name.chars().nth(MAX_QUOTED_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A serde error message without the values it quotes, which may be a
+/// prompt or a key: `invalid type: string "…", expected a sequence` becomes
+/// `invalid type: string, expected a sequence`, and an unknown variant or
+/// field loses its name. What the gateway's own types wrote is kept: the
+/// expected shape, missing and duplicate field names, custom messages.
+pub fn without_values(message: &str) -> String {
+    let with_expected = |head: String, rest: &str| match rest.rsplit_once(", expected ") {
+        Some((_, expected)) if expected.starts_with("struct ") => {
+            format!("{head}, expected an object")
+        }
+        Some((_, expected)) => format!("{head}, expected {expected}"),
+        None => head,
+    };
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return with_expected(format!("{prefix}{}", value_kind(rest)), rest);
+        }
+    }
+    for prefix in ["unknown variant `", "unknown field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return with_expected(prefix.trim_end_matches(" `").to_owned(), rest);
+        }
+    }
+    message.to_owned()
+}
+
+/// The kind serde names before a value (`string "…"` → `string`,
+/// `integer `5`` → `integer`, `sequence` → `sequence`).
+fn value_kind(unexpected: &str) -> &str {
+    let end = unexpected
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == ' ' || c == '-'))
+        .unwrap_or(unexpected.len());
+    match unexpected[..end].trim() {
+        "" => "value",
+        kind => kind,
+    }
+}
+
 #[derive(Serialize)]
 struct OpenAiErrorBody<'a> {
     error: OpenAiErrorInner<'a>,
@@ -331,6 +430,39 @@ mod tests {
         let e = GatewayError::new(ErrorKind::Upstream(503), "busy");
         assert_eq!(e.status_in(InboundApi::Anthropic).as_u16(), 529);
         assert_eq!(e.status_in(InboundApi::OpenAi).as_u16(), 503);
+    }
+
+    #[test]
+    fn serde_messages_lose_the_values_they_quote_but_keep_the_expected_shape() {
+        for (message, want) in [
+            (
+                r#"invalid type: string "my secret, expected x", expected a sequence"#,
+                "invalid type: string, expected a sequence",
+            ),
+            (
+                "invalid value: integer `99999999999`, expected a token id",
+                "invalid value: integer, expected a token id",
+            ),
+            (
+                "invalid type: sequence, expected struct ChatRequest",
+                "invalid type: sequence, expected an object",
+            ),
+            (
+                "unknown variant `my secret`, expected one of `user`, `system`",
+                "unknown variant, expected one of `user`, `system`",
+            ),
+            (
+                "unknown field `my secret`, there are no fields",
+                "unknown field",
+            ),
+            ("missing field `messages`", "missing field `messages`"),
+            (
+                "data did not match any variant of untagged enum Content",
+                "data did not match any variant of untagged enum Content",
+            ),
+        ] {
+            assert_eq!(without_values(message), want);
+        }
     }
 
     #[test]

@@ -258,7 +258,7 @@ impl Families {
             )?,
             key_info: gauge(
                 "llm_api_key_info",
-                "Maps a key's name to the first 12 hex digits of its SHA-256.",
+                "Maps a key's name to the first 12 hex digits of HMAC-SHA256(key_hash_salt, key).",
                 &["api_key", "key_hash"],
             )?,
             reloads,
@@ -399,9 +399,6 @@ impl Handler<KeyInfo> for MetricsActor {
 /// The `llm_api_key_info` series of a snapshot (empty unless
 /// `include_api_key_hash` is on).
 pub fn key_info(snapshot: &Snapshot) -> KeyInfo {
-    if !snapshot.metrics.include_api_key_hash {
-        return KeyInfo(Vec::new());
-    }
     KeyInfo(snapshot.key_hashes())
 }
 

@@ -229,6 +229,9 @@ pub struct MetricsSection {
     pub endpoint: String,
     #[serde(default)]
     pub include_api_key_hash: bool,
+    /// Per-deployment secret the published key hashes are keyed with;
+    /// required with `include_api_key_hash`.
+    pub key_hash_salt: Option<String>,
 }
 
 impl Default for MetricsSection {
@@ -237,6 +240,7 @@ impl Default for MetricsSection {
             enabled: true,
             endpoint: default_metrics_endpoint(),
             include_api_key_hash: false,
+            key_hash_salt: None,
         }
     }
 }

@@ -47,6 +47,21 @@ pub fn key_digest(key: &str) -> KeyDigest {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// Shortest `[metrics] key_hash_salt` accepted.
+const MIN_KEY_HASH_SALT: usize = 16;
+
+/// A key's `key_hash` label: the first 12 hex digits of HMAC-SHA256(salt,
+/// key). Keyed with a per-deployment secret, it lets whoever holds the salt
+/// match a key to its name, and tells a `/metrics` reader nothing.
+pub fn key_label_hash(salt: &Secret, key: &str) -> String {
+    let salt = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.expose().as_bytes());
+    let tag = ring::hmac::sign(&salt, key.as_bytes());
+    tag.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The provider protocol families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -121,6 +136,8 @@ pub struct MetricsSettings {
     pub enabled: bool,
     pub endpoint: String,
     pub include_api_key_hash: bool,
+    /// Keys the published hashes; set exactly when they are published.
+    pub key_hash_salt: Option<Secret>,
 }
 
 /// One gateway key, as the request path sees it (the key itself is gone).
@@ -132,6 +149,8 @@ pub struct KeyEntry {
     /// Its limits and live counters (kept across reloads that do not change
     /// the limits).
     pub state: Arc<crate::governance::KeyState>,
+    /// Its `key_hash` label, when key hashes are published.
+    pub label_hash: Option<String>,
 }
 
 /// One provider's settings. Provider actors compare these to notice changes.
@@ -242,16 +261,13 @@ impl Snapshot {
         }
     }
 
-    /// Every key's name with the first 12 hex digits of its SHA-256, sorted
-    /// by name (for `llm_api_key_info`).
+    /// Every key's name with its salted hash ([`key_label_hash`]), sorted
+    /// by name (for `llm_api_key_info`); empty unless hashes are published.
     pub fn key_hashes(&self) -> Vec<(Arc<str>, String)> {
         let mut out: Vec<_> = self
             .keys
-            .iter()
-            .map(|(digest, e)| {
-                let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-                (e.name.clone(), hex)
-            })
+            .values()
+            .filter_map(|e| Some((e.name.clone(), e.label_hash.clone()?)))
             .collect();
         out.sort();
         out
@@ -267,15 +283,12 @@ impl Snapshot {
         let mut errs = ConfigErrors::default();
         let server = validate_server(f.server, &mut errs);
         let metrics = validate_metrics(f.metrics, &mut errs);
-        let keys = validate_keys(f.api_keys, &mut errs);
+        let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
         if f.limits.store != "local" {
             errs.push(
                 "limits.store",
-                format!(
-                    "`{}` is not available: only `local` (each replica enforces its own limits)",
-                    f.limits.store
-                ),
+                "is not available: only `local` (each replica enforces its own limits)",
             );
         }
         let providers = validate_providers(f.providers, &routing, &mut errs);
@@ -295,7 +308,8 @@ impl Snapshot {
     }
 }
 
-/// One problem in a config file: the field and what is wrong with it.
+/// One problem in a config file: the field and what is wrong with it (never
+/// the value, which may be a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// Dotted path, e.g. `providers.openai.base_url`.
@@ -333,38 +347,29 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
     let port = match u16::try_from(s.port) {
         Ok(p) if p > 0 => p,
         _ => {
-            errs.push(
-                "server.port",
-                format!("{} is out of range (1-65535)", s.port),
-            );
+            errs.push("server.port", "is out of range (1-65535)");
             0
         }
     };
     let log_format = match s.log_format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
-        other => {
-            errs.push(
-                "server.log_format",
-                format!("`{other}` is not one of json, pretty"),
-            );
+        _ => {
+            errs.push("server.log_format", "must be one of json, pretty");
             LogFormat::Json
         }
     };
     if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
         errs.push(
             "server.log_level",
-            format!(
-                "`{}` is not a log level or filter (e.g. info, debug)",
-                s.log_level
-            ),
+            "is not a log level or filter (e.g. info, debug)",
         );
     }
     let workers = match s.workers {
         None => None,
         Some(w) if (1..=1024).contains(&w) => Some(w as usize),
-        Some(w) => {
-            errs.push("server.workers", format!("{w} is out of range (1-1024)"));
+        Some(_) => {
+            errs.push("server.workers", "is out of range (1-1024)");
             None
         }
     };
@@ -380,10 +385,10 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
     };
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
-        t => {
+        _ => {
             errs.push(
                 "server.shutdown_timeout_seconds",
-                format!("{t} is out of range (0-3600)"),
+                "is out of range (0-3600)",
             );
             Duration::ZERO
         }
@@ -416,20 +421,31 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
 
 fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
     if !m.endpoint.starts_with('/') || m.endpoint.len() < 2 {
-        errs.push(
-            "metrics.endpoint",
-            format!("`{}` must be a path starting with /", m.endpoint),
-        );
+        errs.push("metrics.endpoint", "must be a path starting with /");
     }
+    let key_hash_salt = match m.key_hash_salt {
+        _ if !m.include_api_key_hash => None,
+        Some(salt) if salt.chars().count() >= MIN_KEY_HASH_SALT => Some(Secret(salt)),
+        _ => {
+            errs.push(
+                "metrics.key_hash_salt",
+                "is required with include_api_key_hash = true: a per-deployment secret \
+                 of at least 16 characters (better: LLM_GATEWAY__METRICS__KEY_HASH_SALT)",
+            );
+            None
+        }
+    };
     MetricsSettings {
         enabled: m.enabled,
         endpoint: m.endpoint,
         include_api_key_hash: m.include_api_key_hash,
+        key_hash_salt,
     }
 }
 
 fn validate_keys(
     keys: Vec<file::ApiKeySection>,
+    hash_salt: Option<&Secret>,
     errs: &mut ConfigErrors,
 ) -> HashMap<KeyDigest, KeyEntry> {
     let mut out = HashMap::with_capacity(keys.len());
@@ -447,7 +463,7 @@ fn validate_keys(
         if let Some(first) = names.insert(k.name.clone(), i) {
             errs.push(
                 format!("{field}.name"),
-                format!("`{}` is already used by api_keys[{first}]", k.name),
+                format!("is already used by api_keys[{first}]"),
             );
         }
         let limit = |v: Option<i64>, what: &str, errs: &mut ConfigErrors| {
@@ -463,6 +479,7 @@ fn validate_keys(
             name: k.name.into(),
             enabled: k.enabled,
             state: Arc::new(crate::governance::KeyState::new(policy)),
+            label_hash: hash_salt.map(|salt| key_label_hash(salt, &k.key)),
         };
         if out.insert(key_digest(&k.key), entry).is_some() {
             // Never print the key itself.
@@ -489,7 +506,7 @@ fn validate_providers(
                 None => {
                     errs.push(
                         format!("{field}.type"),
-                        format!("`{t}` is not one of openai, anthropic, gemini, mock"),
+                        "must be one of openai, anthropic, gemini, mock",
                     );
                     continue;
                 }
@@ -525,10 +542,10 @@ fn validate_providers(
         let timeout = match p.timeout_seconds {
             None => Duration::from_secs(300),
             Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
-            Some(t) => {
+            Some(_) => {
                 errs.push(
                     format!("{field}.timeout_seconds"),
-                    format!("{t} must be greater than 0 and at most 86400"),
+                    "must be greater than 0 and at most 86400",
                 );
                 continue;
             }
@@ -557,20 +574,22 @@ fn validate_providers(
     out
 }
 
-/// A base URL must be absolute http(s) with a host; the trailing slash goes.
-fn check_base_url(url: &str) -> Result<String, String> {
+/// A base URL must be absolute http(s) with a host, and no query (keys go
+/// in `api_key`); the trailing slash goes. The problem never quotes the URL.
+fn check_base_url(url: &str) -> Result<String, &'static str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) || rest.contains(['?', '#']) {
-        return Err(format!(
-            "`{url}` is not a valid URL (expected e.g. https://api.openai.com/v1)"
-        ));
+        .ok_or("must start with http:// or https://")?;
+    if rest.contains(['?', '#']) {
+        return Err("must have no query string or fragment (a provider key goes in api_key)");
     }
-    if url.parse::<awc::http::Uri>().is_err() {
-        return Err(format!("`{url}` is not a valid URL"));
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || host.contains(char::is_whitespace)
+        || url.parse::<awc::http::Uri>().is_err()
+    {
+        return Err("is not a valid URL (expected e.g. https://api.openai.com/v1)");
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -580,10 +599,7 @@ fn seconds(v: f64, field: &str, errs: &mut ConfigErrors) -> Duration {
     if v.is_finite() && v > 0.0 && v <= 86_400.0 {
         Duration::from_secs_f64(v)
     } else {
-        errs.push(
-            field,
-            format!("{v} must be greater than 0 and at most 86400"),
-        );
+        errs.push(field, "must be greater than 0 and at most 86400");
         Duration::from_secs(1)
     }
 }
@@ -600,7 +616,7 @@ fn count(
     } else {
         errs.push(
             field,
-            format!("{v} is out of range ({}-{})", range.start(), range.end()),
+            format!("is out of range ({}-{})", range.start(), range.end()),
         );
         0
     }
@@ -699,10 +715,7 @@ fn validate_models(
                 format!("{field}.targets[{i}].provider")
             };
             let Some(provider) = providers.get(&t.provider) else {
-                errs.push(
-                    tfield,
-                    format!("`{}` is not a configured provider", t.provider),
-                );
+                errs.push(tfield, "is not a configured provider");
                 continue;
             };
             let weight = match t.weight {
@@ -724,7 +737,7 @@ fn validate_models(
             } else if !names.contains(f) {
                 errs.push(
                     format!("{field}.fallbacks[{i}]"),
-                    format!("`{f}` is not a configured model"),
+                    "is not a configured model",
                 );
             }
         }
@@ -735,11 +748,8 @@ fn validate_models(
         let default_max_tokens = match m.default_max_tokens {
             None => 4096,
             Some(n) if n > 0 => n as u64,
-            Some(n) => {
-                errs.push(
-                    format!("{field}.default_max_tokens"),
-                    format!("{n} must be positive"),
-                );
+            Some(_) => {
+                errs.push(format!("{field}.default_max_tokens"), "must be positive");
                 4096
             }
         };

@@ -44,8 +44,7 @@ impl EmbeddingsRequest {
     /// are 400s that name the field and the expected shape, never the
     /// caller's text.
     pub fn parse(body: &[u8]) -> Result<Self, GatewayError> {
-        let req: Self = serde_json::from_slice(body)
-            .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))?;
+        let req: Self = serde_json::from_slice(body).map_err(|e| GatewayError::bad_body(&e))?;
         req.validate()?;
         Ok(req)
     }

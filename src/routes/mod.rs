@@ -9,7 +9,7 @@ pub mod health;
 pub mod messages;
 pub mod models;
 
-use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::error::{quoted, ErrorKind, GatewayError, InboundApi};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use bytes::{Bytes, BytesMut};
@@ -118,7 +118,7 @@ pub async fn read_body(
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     GatewayError::new(
         ErrorKind::NotFound,
-        format!("Unknown endpoint: {} {}", req.method(), req.path()),
+        format!("Unknown endpoint: {} {}", req.method(), quoted(req.path())),
     )
     .with_code("unknown_url")
     .response(ApiError::api_of(&req))

@@ -35,7 +35,11 @@ pub async fn execute(
 ) -> Result<Reply, GatewayError> {
     match plan::plan(&call)? {
         Planned::Local(reply) => Ok(reply),
-        Planned::Send(prepared) => send(client, call, prepared, drain).await,
+        Planned::Send(prepared) => {
+            let provider = call.target.provider.clone();
+            let sent = send(client, call, prepared, drain).await;
+            sent.map_err(|e| shield(e, &provider))
+        }
     }
 }
 
@@ -71,8 +75,7 @@ async fn send(
             .limit(MAX_ERROR_BYTES)
             .await
             .unwrap_or_default();
-        let err = (prepared.errors)(status, &body, retry_after);
-        return Err(shield(err, provider));
+        return Err((prepared.errors)(status, &body, retry_after));
     }
     let head_wait = started.elapsed();
     match prepared.answer {
@@ -95,8 +98,9 @@ async fn send(
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
             let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
+            let provider = provider.clone();
             actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, idle, drain, first_byte).await;
+                let s = pump(stream, tx, inbound, idle, drain, first_byte, &provider).await;
                 let _ = summary_tx.send(s);
             });
             Ok(Reply::Stream {
@@ -125,9 +129,10 @@ async fn send(
     }
 }
 
-/// Keeps provider credentials out of what the caller sees: an upstream 401
-/// is about the gateway's provider key, so its message is replaced; any
-/// other message that quotes the key has it masked.
+/// Keeps provider credentials out of what the caller sees, for every error
+/// of an attempt (status, body and mid-stream errors): an upstream 401 is
+/// about the gateway's provider key, so its message is replaced; the key is
+/// masked in every upstream-written string (message, param, code).
 fn shield(mut err: GatewayError, provider: &ProviderSettings) -> GatewayError {
     if err.kind == ErrorKind::Upstream(401) {
         err.message = format!(
@@ -136,12 +141,11 @@ fn shield(mut err: GatewayError, provider: &ProviderSettings) -> GatewayError {
             provider.id
         )
         .into();
-    } else if let Some(key) = &provider.api_key {
-        if err.message.contains(key.expose()) {
-            err.message = err.message.replace(key.expose(), "***").into();
-        }
     }
-    err
+    match &provider.api_key {
+        Some(key) => err.mask(key.expose()),
+        None => err,
+    }
 }
 
 fn remaining(started: Instant, total: Duration) -> Duration {
@@ -282,6 +286,7 @@ async fn pump<S>(
     idle: Duration,
     mut drain: Drain,
     first_byte: Duration,
+    provider: &ProviderSettings,
 ) -> StreamSummary
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
@@ -320,6 +325,7 @@ where
     let error = match result {
         Ok(()) => None,
         Err(e) => {
+            let e = shield(e, provider);
             if e.kind != ErrorKind::ClientClosed {
                 let mut out = stream.out.split();
                 out.extend_from_slice(&e.stream_event(inbound));

@@ -131,3 +131,21 @@ async fn gemini_embedding_errors_map_like_chat() {
         .await;
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn a_400_never_quotes_the_callers_text() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let secret = "secret-prompt-text";
+    for body in [
+        json!({"model": "demo", "input": "x", "encoding_format": secret}),
+        json!({"model": "demo", "input": "x", "dimensions": secret}),
+        json!({"model": "demo", "input": [1, secret]}),
+        json!({"model": ["demo", secret], "input": "x"}),
+    ] {
+        let resp = gw.post("/v1/embeddings", "sk-test", &body).await;
+        assert_eq!(resp.status(), 400);
+        let text = resp.text().await.unwrap();
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("Invalid request body: "), "{text}");
+    }
+}

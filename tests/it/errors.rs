@@ -32,15 +32,14 @@ async fn raw_post(gw: &TestGateway, body: &'static str) -> reqwest::Response {
 #[tokio::test]
 async fn malformed_json_and_missing_fields_are_400_saying_what_is_wrong() {
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
-    let (s, v) = error_of(raw_post(&gw, "{not json").await).await;
-    assert_eq!(s, 400);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Invalid request body: key must be a string"),
-        "{v}"
-    );
+    for (body, column) in [("{not json", 2), (r#"{"model":"gpt-4o","messages":["#, 30)] {
+        let (s, v) = error_of(raw_post(&gw, body).await).await;
+        assert_eq!(s, 400);
+        assert_eq!(
+            v["error"]["message"],
+            format!("The request body is not valid JSON (line 1, column {column})."),
+        );
+    }
     let (s, v) = error_of(raw_post(&gw, r#"{"model":"gpt-4o"}"#).await).await;
     assert_eq!(s, 400);
     assert!(
@@ -267,4 +266,84 @@ async fn an_unknown_endpoint_is_404_in_openai_shape() {
     let resp = client().get(gw.url("/v1/nope")).send().await.unwrap();
     let (s, v) = error_of(resp).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_url")));
+}
+
+#[tokio::test]
+async fn an_upstream_error_echoing_the_provider_key_in_any_field_never_shows_it() {
+    let up = MockUpstream::always(MockReply::status_json(
+        400,
+        r#"{"error":{"message":"bad key sk-upstream-secret","type":"invalid_request_error","param":"x-sk-upstream-secret","code":"sk-upstream-secret"}}"#,
+    ));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let (s, v) = error_of(
+        gw.post("/v1/chat/completions", "sk-test", &chat(false))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(!v.to_string().contains("sk-upstream-secret"), "{v}");
+    assert_eq!(
+        (&v["error"]["param"], &v["error"]["code"]),
+        (&json!("x-***"), &json!("***"))
+    );
+}
+
+#[tokio::test]
+async fn a_mid_stream_upstream_error_echoing_the_provider_key_never_shows_it() {
+    let mut events = split_events(&fixture("openai/chat_stream.sse"))[..2].to_vec();
+    events.push("data: {\"error\":{\"message\":\"key sk-upstream-secret revoked\"}}\n\n".into());
+    let up = MockUpstream::always(MockReply::sse_pieces(events));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let data = sse_data(
+        gw.post("/v1/chat/completions", "sk-test", &chat(true))
+            .await,
+    )
+    .await;
+    let e = last_error_event(&data);
+    assert_eq!(e["error"]["message"], "key *** revoked", "{data:?}");
+}
+
+#[tokio::test]
+async fn a_400_never_quotes_the_callers_text() {
+    let (_up, gw) = behind("anthropic", "/v1", MockReply::json("{}"));
+    let secret = "secret-prompt-text";
+    for body in [
+        json!({"model": "m", "messages": secret}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": secret}),
+        // Past the routing fields, in the typed conversion to Anthropic.
+        json!({"model": "m", "messages": [{"role": secret, "content": "x"}]}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": secret}),
+    ] {
+        let (s, v) = error_of(gw.post("/v1/chat/completions", "sk-test", &body).await).await;
+        assert_eq!(s, 400, "{v}");
+        assert!(!v.to_string().contains(secret), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid request body: "),
+            "{v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_quoted_short_and_sanitised() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    for (model, quoted) in [
+        ("x".repeat(1024 * 1024), format!("{}…", "x".repeat(64))),
+        (
+            "bad\r\nmodel\u{0}\u{202e}".to_owned(),
+            "bad??model??".to_owned(),
+        ),
+    ] {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "x"}]});
+        let resp = gw.post("/v1/chat/completions", "sk-test", &body).await;
+        let (s, v) = error_of(resp).await;
+        assert_eq!(s, 404);
+        assert_eq!(
+            v["error"]["message"],
+            format!("The model `{quoted}` does not exist on this gateway.")
+        );
+    }
 }

@@ -278,7 +278,7 @@ async fn a_shared_limit_store_is_refused_until_one_exists() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("limits.store: `redis` is not available"),
+        err.contains("limits.store: is not available: only `local`"),
         "{err}"
     );
 }

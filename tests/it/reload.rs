@@ -143,7 +143,7 @@ async fn invalid_files_are_refused_and_the_old_config_keeps_serving() {
         .text()
         .await
         .unwrap()
-        .contains("models.\\\"orphan\\\".provider: `nobody` is not a configured provider"));
+        .contains("models.\\\"orphan\\\".provider: is not a configured provider"));
 
     assert_eq!(gw.generation().await, 1);
     assert_eq!(
@@ -165,6 +165,42 @@ async fn invalid_files_are_refused_and_the_old_config_keeps_serving() {
         .await;
     gw.expect_metric("llm_config_reloads_total", &[("result", "success")], 1.0)
         .await;
+}
+
+#[tokio::test]
+async fn a_refused_reload_names_the_field_but_never_its_value_in_the_answer_or_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let good = cfg("http://127.0.0.1:9", "sk-provider-secret", "")
+        .replace("log_level = \"warn\"", "log_level = \"info\"");
+    write_atomic(&path, &good);
+    let (port, log) = (free_port(), dir.path().join("out.log"));
+    let mut proc = Proc::serve(&path, port, &[], Some(&log));
+    proc.wait_ready(port).await;
+
+    let bad = good.replace("127.0.0.1:9\"", "127.0.0.1:9/v1?key=SECRET-in-url\"");
+    write_atomic(&path, &bad);
+    let r = client()
+        .post(format!("http://127.0.0.1:{port}/admin/reload"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("providers.openai.base_url: must have no query string"),
+        "{body}"
+    );
+    assert!(!body.contains("SECRET"), "{body}");
+    // The refusal is logged before the answer is sent.
+    let out = std::fs::read_to_string(&log).unwrap();
+    let line = out
+        .lines()
+        .find(|l| l.contains("config reload refused"))
+        .unwrap_or_else(|| panic!("no refusal logged in:\n{out}"));
+    assert!(line.contains("providers.openai.base_url"), "{line}");
+    assert!(!out.contains("SECRET"), "{out}");
 }
 
 #[tokio::test]
