@@ -351,14 +351,8 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             LogFormat::Json
         }
     };
-    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
-        errs.push(
-            "server.log_level",
-            format!(
-                "`{}` is not a log level or filter (e.g. info, debug)",
-                s.log_level
-            ),
-        );
+    if let Err(problem) = check_log_level(&s.log_level) {
+        errs.push("server.log_level", problem);
     }
     let workers = match s.workers {
         None => None,
@@ -412,6 +406,35 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         shutdown_timeout,
         admin_key,
     }
+}
+
+/// A `log_level` must be a tracing filter whose bare words are levels:
+/// EnvFilter reads a bare `infoo` as a target name, which silences every
+/// other line (the access log included). Targets take a level:
+/// `info,llm_gateway=debug`.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    const LEVELS: &str = "trace, debug, info, warn, error or off";
+    if filter.trim().is_empty() {
+        return Err(format!("must not be empty (one of {LEVELS})"));
+    }
+    let bare_word = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains(['=', '[']))
+        .find(|d| {
+            d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        });
+    if let Some(word) = bare_word {
+        return Err(format!(
+            "`{word}` is not a log level ({LEVELS}); a target takes a level, e.g. `{word}=debug`"
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| {
+            format!("`{filter}` is not a log filter ({e}); e.g. info, or info,llm_gateway=debug")
+        })
 }
 
 fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
@@ -833,6 +856,31 @@ mod tests {
             s.providers["groq"].base_url,
             "https://api.groq.com/openai/v1"
         );
+    }
+
+    #[test]
+    fn log_levels_are_levels_or_filters_whose_bare_words_are_levels() {
+        for good in [
+            "info",
+            "WARN",
+            "debug",
+            "off",
+            "3",
+            "info,llm_gateway=debug",
+            "warn,actix_web=trace,",
+        ] {
+            assert_eq!(check_log_level(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("infoo", "`infoo` is not a log level"),
+            ("warn,llm_gateway", "`llm_gateway` is not a log level"),
+            ("llm_gateway=infoo", "is not a log filter"),
+            ("", "must not be empty"),
+            ("  ", "must not be empty"),
+        ] {
+            let problem = check_log_level(bad).unwrap_err();
+            assert!(problem.contains(says), "{bad}: {problem}");
+        }
     }
 
     #[test]

@@ -51,6 +51,22 @@ fn check_rejects_a_bad_file_naming_the_file_and_every_field() {
 }
 
 #[test]
+fn check_rejects_a_log_level_typo_that_would_silence_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = openai_config("http://127.0.0.1:9", "")
+        .replace("log_level = \"warn\"", "log_level = \"infoo\"");
+    let p = write_config(&dir, &text);
+    let out = bin().arg("check").arg("--config").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = format!(
+        "{}: server.log_level: `infoo` is not a log level",
+        p.display()
+    );
+    assert!(err.contains(&line), "missing `{line}` in:\n{err}");
+}
+
+#[test]
 fn an_explicit_missing_config_is_fatal() {
     let out = bin()
         .arg("--config")
