@@ -17,13 +17,8 @@ pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
             .with_code("unknown_url")
             .response(api);
     };
-    let presented = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if key_digest(presented.trim()) != admin {
+    let presented = crate::auth::bearer_token(&req).unwrap_or_default();
+    if key_digest(presented) != admin {
         return GatewayError::new(ErrorKind::Authentication, "Invalid or missing admin key.")
             .with_code("invalid_api_key")
             .response(api);

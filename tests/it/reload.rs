@@ -212,10 +212,33 @@ async fn the_admin_endpoint_refuses_wrong_keys_and_is_off_without_an_admin_key()
     let gw = TestGateway::start_file(&path);
     assert_eq!(gw.admin_reload("sk-test").await.status(), 401);
     assert_eq!(gw.admin_reload("").await.status(), 401);
+    let bare = client()
+        .post(gw.url("/admin/reload"))
+        .header("authorization", ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401, "a key without the Bearer scheme");
     assert_eq!(gw.generation().await, 1);
 
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
     assert_eq!(gw.admin_reload(ADMIN).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_admin_endpoint_matches_the_bearer_scheme_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_atomic(&path, &cfg("http://127.0.0.1:9", "k", ""));
+    let gw = TestGateway::start_file(&path);
+    let resp = client()
+        .post(gw.url("/admin/reload"))
+        .header("authorization", format!("bearer {ADMIN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(gw.generation().await, 2);
 }
 
 #[tokio::test]
