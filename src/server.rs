@@ -41,6 +41,9 @@ pub fn build(
             .wrap(TracingLogger::<GatewaySpan>::new())
             .wrap(from_fn(refuse_while_draining))
             .wrap(from_fn(access_log))
+            // Outermost: it rewrites the request head, which needs the only
+            // reference to the request.
+            .wrap(from_fn(bound_method))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
@@ -57,6 +60,37 @@ pub fn build(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// The method a request with a non-standard method token is handled and
+/// counted as: every token would otherwise become a `method` label value
+/// of the HTTP metrics, without limit. No route serves such a method.
+const OTHER_METHOD: &[u8] = b"OTHER";
+
+/// Replaces a method outside RFC 9110's nine with [`OTHER_METHOD`], before
+/// the metrics, the access log and the routes see it.
+async fn bound_method(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    let standard = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::PATCH,
+        Method::TRACE,
+    ];
+    if !standard.contains(req.method()) {
+        if let Ok(other) = Method::from_bytes(OTHER_METHOD) {
+            req.head_mut().method = other;
+        }
+    }
+    next.call(req).await
 }
 
 /// While draining, requests other than the probes and metrics get a 503
