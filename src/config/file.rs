@@ -47,6 +47,10 @@ pub struct ServerSection {
     pub shutdown_timeout_seconds: f64,
     /// Key for `POST /admin/reload`; absent: the endpoint is off.
     pub admin_key: Option<String>,
+    /// Lets a live reload of this file remove every gateway key or every
+    /// model (refused otherwise: an empty or truncated file is valid TOML).
+    #[serde(default)]
+    pub allow_empty_reload: bool,
 }
 
 impl Default for ServerSection {
@@ -60,6 +64,7 @@ impl Default for ServerSection {
             max_body_bytes: default_max_body_bytes(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
+            allow_empty_reload: false,
         }
     }
 }

@@ -113,6 +113,9 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
+    /// Whether a live reload to this config may remove every gateway key or
+    /// every model ([`reload`]).
+    pub allow_empty_reload: bool,
 }
 
 /// `[metrics]`, validated.
@@ -228,6 +231,11 @@ impl Snapshot {
     /// The key entry for a presented key, if configured (enabled or not).
     pub fn key(&self, presented: &str) -> Option<&KeyEntry> {
         self.keys.get(&key_digest(presented))
+    }
+
+    /// How many gateway keys are configured (enabled or not).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     /// Keeps the live counters of keys whose limits did not change since
@@ -405,6 +413,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         max_body_bytes,
         shutdown_timeout,
         admin_key,
+        allow_empty_reload: s.allow_empty_reload,
     }
 }
 
