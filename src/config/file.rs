@@ -41,6 +41,10 @@ pub struct ServerSection {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: i64,
+    /// Largest accepted request head (request line and header fields), in
+    /// bytes.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: i64,
     /// How long in-flight requests and streams may take to finish after
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
@@ -62,6 +66,7 @@ impl Default for ServerSection {
             log_format: default_log_format(),
             workers: None,
             max_body_bytes: default_max_body_bytes(),
+            max_header_bytes: default_max_header_bytes(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
             allow_empty_reload: false,
@@ -83,6 +88,9 @@ fn default_log_format() -> String {
 }
 fn default_max_body_bytes() -> i64 {
     10 * 1024 * 1024
+}
+fn default_max_header_bytes() -> i64 {
+    64 * 1024
 }
 fn default_shutdown_timeout() -> f64 {
     30.0

@@ -110,6 +110,9 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
+    /// Largest request head the gateway serves; larger ones get a 431 in
+    /// the caller's format.
+    pub max_header_bytes: usize,
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
@@ -337,6 +340,10 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// actix-http's own limit on a request head (its read buffer): a larger
+/// head is refused before routing, with a bare 431.
+pub const MAX_HEAD_BYTES: usize = 128 * 1024;
+
 fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSettings {
     let port = match u16::try_from(s.port) {
         Ok(p) if p > 0 => p,
@@ -380,6 +387,19 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             0
         }
     };
+    let max_header_bytes = match usize::try_from(s.max_header_bytes) {
+        Ok(n) if (1024..=MAX_HEAD_BYTES).contains(&n) => n,
+        _ => {
+            errs.push(
+                "server.max_header_bytes",
+                format!(
+                    "{} is out of range (1024-{MAX_HEAD_BYTES}: actix refuses larger heads itself)",
+                    s.max_header_bytes
+                ),
+            );
+            0
+        }
+    };
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
         t => {
@@ -411,6 +431,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         log_format,
         workers,
         max_body_bytes,
+        max_header_bytes,
         shutdown_timeout,
         admin_key,
         allow_empty_reload: s.allow_empty_reload,
@@ -890,6 +911,21 @@ mod tests {
             let problem = check_log_level(bad).unwrap_err();
             assert!(problem.contains(says), "{bad}: {problem}");
         }
+    }
+
+    #[test]
+    fn max_header_bytes_stays_within_actix_own_limit() {
+        let with = |n: i64| parse(&format!("[server]\nmax_header_bytes = {n}\n"));
+        assert_eq!(with(1024).unwrap().server.max_header_bytes, 1024);
+        assert_eq!(
+            with(131_072).unwrap().server.max_header_bytes,
+            MAX_HEAD_BYTES
+        );
+        for bad in [0, 1023, 131_073, -1] {
+            let errs = with(bad).unwrap_err();
+            assert_eq!(errs.0[0].field, "server.max_header_bytes", "{bad}");
+        }
+        assert_eq!(parse("").unwrap().server.max_header_bytes, 65_536);
     }
 
     #[test]
