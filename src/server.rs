@@ -148,7 +148,8 @@ async fn refuse_large_heads(
 }
 
 /// The size of a request head as HTTP/1.1 sends it: `METHOD target
-/// HTTP/1.1`, one `name: value` line per field, the blank line.
+/// HTTP/1.1`, one `name: value` line per field, the blank line (a
+/// non-standard method counts as [`OTHER_METHOD`]).
 fn head_bytes(req: &ServiceRequest) -> usize {
     let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
     let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
