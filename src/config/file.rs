@@ -41,12 +41,20 @@ pub struct ServerSection {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: i64,
+    /// Largest accepted request head (request line and header fields), in
+    /// bytes.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: i64,
     /// How long in-flight requests and streams may take to finish after
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_seconds: f64,
     /// Key for `POST /admin/reload`; absent: the endpoint is off.
     pub admin_key: Option<String>,
+    /// Lets a live reload of this file remove every gateway key or every
+    /// model (refused otherwise: an empty or truncated file is valid TOML).
+    #[serde(default)]
+    pub allow_empty_reload: bool,
 }
 
 impl Default for ServerSection {
@@ -58,8 +66,10 @@ impl Default for ServerSection {
             log_format: default_log_format(),
             workers: None,
             max_body_bytes: default_max_body_bytes(),
+            max_header_bytes: default_max_header_bytes(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
+            allow_empty_reload: false,
         }
     }
 }
@@ -78,6 +88,9 @@ fn default_log_format() -> String {
 }
 fn default_max_body_bytes() -> i64 {
     10 * 1024 * 1024
+}
+fn default_max_header_bytes() -> i64 {
+    64 * 1024
 }
 fn default_shutdown_timeout() -> f64 {
     30.0

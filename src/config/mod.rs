@@ -125,9 +125,15 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
+    /// Largest request head the gateway serves; larger ones get a 431 in
+    /// the caller's format.
+    pub max_header_bytes: usize,
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
+    /// Whether a live reload to this config may remove every gateway key or
+    /// every model ([`reload`]).
+    pub allow_empty_reload: bool,
 }
 
 /// `[metrics]`, validated.
@@ -249,6 +255,11 @@ impl Snapshot {
         self.keys.get(&key_digest(presented))
     }
 
+    /// How many gateway keys are configured (enabled or not).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     /// Keeps the live counters of keys whose limits did not change since
     /// `previous` (a reload must not reset them).
     pub fn adopt_counters(&mut self, previous: &Snapshot) {
@@ -343,6 +354,10 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// actix-http's own limit on a request head (its read buffer): a larger
+/// head is refused before routing, with a bare 431.
+pub const MAX_HEAD_BYTES: usize = 128 * 1024;
+
 fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSettings {
     let port = match u16::try_from(s.port) {
         Ok(p) if p > 0 => p,
@@ -359,11 +374,8 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             LogFormat::Json
         }
     };
-    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
-        errs.push(
-            "server.log_level",
-            "is not a log level or filter (e.g. info, debug)",
-        );
+    if let Err(problem) = check_log_level(&s.log_level) {
+        errs.push("server.log_level", problem);
     }
     let workers = match s.workers {
         None => None,
@@ -379,6 +391,18 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             errs.push(
                 "server.max_body_bytes",
                 "must be a positive number of bytes",
+            );
+            0
+        }
+    };
+    let max_header_bytes = match usize::try_from(s.max_header_bytes) {
+        Ok(n) if (1024..=MAX_HEAD_BYTES).contains(&n) => n,
+        _ => {
+            errs.push(
+                "server.max_header_bytes",
+                format!(
+                    "is out of range (1024-{MAX_HEAD_BYTES}: actix refuses larger heads itself)"
+                ),
             );
             0
         }
@@ -414,9 +438,40 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         log_format,
         workers,
         max_body_bytes,
+        max_header_bytes,
         shutdown_timeout,
         admin_key,
+        allow_empty_reload: s.allow_empty_reload,
     }
+}
+
+/// A `log_level` must be a tracing filter whose bare words are levels:
+/// EnvFilter reads a bare `infoo` as a target name, which silences every
+/// other line (the access log included). Targets take a level:
+/// `info,llm_gateway=debug`.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    const LEVELS: &str = "trace, debug, info, warn, error or off";
+    if filter.trim().is_empty() {
+        return Err(format!("must not be empty (one of {LEVELS})"));
+    }
+    let bare_word = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains(['=', '[']))
+        .find(|d| {
+            d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        });
+    if let Some(word) = bare_word {
+        return Err(format!(
+            "`{word}` is not a log level ({LEVELS}); a target takes a level, e.g. `{word}=debug`"
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| {
+            format!("is not a log filter ({e}); e.g. info, or info,llm_gateway=debug")
+        })
 }
 
 fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
@@ -843,6 +898,46 @@ mod tests {
             s.providers["groq"].base_url,
             "https://api.groq.com/openai/v1"
         );
+    }
+
+    #[test]
+    fn log_levels_are_levels_or_filters_whose_bare_words_are_levels() {
+        for good in [
+            "info",
+            "WARN",
+            "debug",
+            "off",
+            "3",
+            "info,llm_gateway=debug",
+            "warn,actix_web=trace,",
+        ] {
+            assert_eq!(check_log_level(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("infoo", "`infoo` is not a log level"),
+            ("warn,llm_gateway", "`llm_gateway` is not a log level"),
+            ("llm_gateway=infoo", "is not a log filter"),
+            ("", "must not be empty"),
+            ("  ", "must not be empty"),
+        ] {
+            let problem = check_log_level(bad).unwrap_err();
+            assert!(problem.contains(says), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn max_header_bytes_stays_within_actix_own_limit() {
+        let with = |n: i64| parse(&format!("[server]\nmax_header_bytes = {n}\n"));
+        assert_eq!(with(1024).unwrap().server.max_header_bytes, 1024);
+        assert_eq!(
+            with(131_072).unwrap().server.max_header_bytes,
+            MAX_HEAD_BYTES
+        );
+        for bad in [0, 1023, 131_073, -1] {
+            let errs = with(bad).unwrap_err();
+            assert_eq!(errs.0[0].field, "server.max_header_bytes", "{bad}");
+        }
+        assert_eq!(parse("").unwrap().server.max_header_bytes, 65_536);
     }
 
     #[test]

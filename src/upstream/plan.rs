@@ -501,7 +501,11 @@ fn plan_embeddings(call: &UpstreamCall) -> Result<Planned, GatewayError> {
         }
         ProviderKind::Mock => {
             let req = EmbeddingsRequest::parse(&call.body)?;
-            let vectors = embeddings::mock_vectors(&req.input, req.dimensions);
+            let vectors: Vec<embeddings::Vector> =
+                embeddings::mock_vectors(&req.input, req.dimensions)
+                    .into_iter()
+                    .map(embeddings::Vector::Computed)
+                    .collect();
             let estimate = embeddings::estimate_tokens(&req.input);
             let body = embeddings::openai_response(&call.target.api_model, &vectors, req.format(), estimate);
             Ok(local(body.into(), Some(input_usage(estimate))))

@@ -76,6 +76,56 @@ async fn a_body_over_the_limit_is_413() {
 }
 
 #[tokio::test]
+async fn a_head_over_the_limit_is_431_in_the_callers_shape() {
+    let gw = TestGateway::start(
+        &openai_config("http://127.0.0.1:9", "")
+            .replace("[server]\n", "[server]\nmax_header_bytes = 2048\n"),
+    );
+    let send = |path: &'static str, filler: usize| {
+        client()
+            .post(gw.url(path))
+            .bearer_auth("sk-test")
+            .header("x-filler", "f".repeat(filler))
+            .json(&json!({"model": "demo", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(
+        send("/v1/chat/completions", 1000).await.unwrap().status(),
+        200
+    );
+
+    let resp = send("/v1/chat/completions", 3000).await.unwrap();
+    assert_eq!(resp.headers()["connection"], "close");
+    let (s, v) = error_of(resp).await;
+    assert_eq!(s, 431);
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["code"], "request_headers_too_large");
+
+    let resp = send("/v1/messages", 3000).await.unwrap();
+    assert_eq!(resp.status(), 431);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "request_too_large");
+
+    // The default (64 KiB) is below actix's own 128 KiB, so the caller's
+    // shape holds there too.
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .header("x-filler", "f".repeat(100_000))
+        .json(&chat(false))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = error_of(resp).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (431, Some("request_headers_too_large"))
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_model_is_404_model_not_found() {
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
     let body = json!({"model": "gpt-99", "messages": [{"role": "user", "content": "x"}]});

@@ -247,6 +247,29 @@ async fn unknown_keys_and_models_cannot_add_label_values() {
 }
 
 #[tokio::test]
+async fn unknown_methods_cannot_add_label_values() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    for i in 0..50 {
+        let token = format!("X{i}{}", "M".repeat(1000));
+        let method = reqwest::Method::from_bytes(token.as_bytes()).unwrap();
+        let resp = client()
+            .request(method, gw.url(CHAT))
+            .bearer_auth("sk-test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "unknown_url");
+    }
+    let series = [("endpoint", CHAT), ("method", "OTHER"), ("status", "404")];
+    gw.expect_metric("llm_gateway_http_requests_total", &series, 50.0)
+        .await;
+    let text = gw.scrape().await;
+    assert!(!text.contains("MMMM"), "a method token reached /metrics");
+}
+
+#[tokio::test]
 async fn key_hashes_are_published_only_when_asked_salted_and_never_the_key() {
     let salt = "per-deployment-salt-0123";
     let gw = TestGateway::start(&openai_config(
