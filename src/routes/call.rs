@@ -200,7 +200,7 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
             ),
         )
         .with_code("rate_limit_exceeded")
-        .with_retry_after(Some(seconds.to_string()))
+        .with_retry_after(Some(Duration::from_secs(seconds)))
     })
 }
 

@@ -6,13 +6,13 @@ use super::plan::{self, Answer, Planned, Prepared};
 use super::translate::{self, Translator};
 use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
-use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::error::{parse_retry_after, ErrorKind, GatewayError, InboundApi};
 use crate::protocol::messages::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 /// Largest upstream response body read whole (non-streaming answers).
@@ -60,11 +60,12 @@ async fn send(
     let response = request.send_body(prepared.body).await.map_err(send_error)?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
+        // Parsed here, once: the upstream's text never reaches the caller.
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = response
             .timeout(remaining(started, provider.timeout))
             .body()

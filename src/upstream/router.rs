@@ -138,12 +138,7 @@ async fn try_model(
             status = err.status().as_u16(),
             "upstream attempt failed"
         );
-        let retry_after = err
-            .retry_after
-            .as_deref()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+        let retry_after = err.retry_after;
         let retryable = err.kind.is_retryable();
         let kind = err.kind;
         routed.result = Err(err);

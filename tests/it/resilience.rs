@@ -352,3 +352,45 @@ provider = "spare"
         .await;
     assert_eq!(header(&r, "x-gateway-provider"), Some("a"));
 }
+
+#[tokio::test]
+async fn an_upstream_retry_after_comes_back_parsed_in_whole_seconds_or_not_at_all() {
+    let in_two_minutes = actix_web::http::header::HttpDate::from(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(120),
+    )
+    .to_string();
+    for (sent, back) in [
+        ("7", Some(7..=7)),
+        ("2.5", Some(3..=3)),
+        (in_two_minutes.as_str(), Some(100..=120)),
+        // Would not fit a Duration: this used to panic the request.
+        ("1e20", None),
+        ("sk-upstream-secret", None),
+    ] {
+        let a = MockUpstream::always(
+            MockReply::status_json(429, fixture("openai/error_429.json"))
+                .header("retry-after", sent),
+        );
+        let text = two_providers(
+            &a.url("/v1"),
+            "http://127.0.0.1:9",
+            "[models.m]\nprovider = \"a\"\nmax_retries = 0\n",
+        );
+        let gw = TestGateway::start(&text);
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &ask("m", false))
+            .await;
+        assert_eq!(resp.status(), 429, "{sent}");
+        let got = header(&resp, "retry-after").map(|v| v.parse::<u64>().unwrap());
+        match back {
+            Some(range) => assert!(got.is_some_and(|s| range.contains(&s)), "{sent}: {got:?}"),
+            None => assert_eq!(got, None, "{sent}"),
+        }
+        assert!(
+            resp.headers()
+                .iter()
+                .all(|(_, v)| !v.to_str().unwrap_or("").contains("sk-upstream-secret")),
+            "{sent}"
+        );
+    }
+}
