@@ -8,6 +8,7 @@ use super::breaker::{self, Admission, Breakers};
 use super::{CallRequest, ProviderPool, Reply, UpstreamCall};
 use crate::config::{ModelRoute, RoutingSettings, Snapshot};
 use crate::error::{ErrorKind, GatewayError};
+use crate::governance::Permit;
 use crate::metrics::{Event, FellBack, Recorder, Retried, TargetHealth};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,12 +24,14 @@ pub struct Routed {
     pub attempts: u32,
 }
 
-/// What routing needs from the process.
+/// What routing needs from the process and the caller.
 pub struct Routing<'a> {
     pub pool: &'a ProviderPool,
     pub breakers: &'a Breakers,
     pub recorder: &'a Recorder,
     pub snapshot: &'a Snapshot,
+    /// The caller's concurrency slot, lent to every attempt.
+    pub slot: Option<Arc<Permit>>,
 }
 
 /// Runs `req` over its model's targets, retries and fallbacks.
@@ -110,6 +113,7 @@ async fn try_model(
                 anthropic_beta: req.anthropic_beta.clone(),
                 first_byte_timeout: cfg.first_byte_timeout,
                 stream_idle_timeout: cfg.stream_idle_timeout,
+                slot: r.slot.clone(),
             })
             .await;
         let failed = result.as_ref().is_err_and(|e| e.kind.is_retryable());
