@@ -139,6 +139,8 @@ mod tests {
             stream_idle_timeout: Duration::from_secs(1),
             breaker_failures: 2,
             breaker_cooldown: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_retry_wait: Duration::from_secs(10),
         }
     }
 

@@ -47,12 +47,14 @@ async fn send(
 ) -> Result<Reply, GatewayError> {
     let provider = &call.target.provider;
     let started = Instant::now();
-    // A stream must show its head and first event within the first-byte
-    // timeout; a whole answer has the provider's total timeout.
-    let budget = match prepared.answer {
+    // Per attempt, a stream must show its head and first event within the
+    // first-byte timeout, a whole answer must be complete within the
+    // provider's timeout; neither runs past the call's overall deadline.
+    let limit = match prepared.answer {
         Answer::Stream(_) => call.first_byte_timeout.min(provider.timeout),
         Answer::Whole(_) => provider.timeout,
     };
+    let budget = limit.min(call.deadline.saturating_duration_since(started));
     let mut request = client.post(&prepared.url).timeout(budget);
     for (name, value) in &prepared.headers {
         request = request.insert_header((*name, value.as_str()));
@@ -67,7 +69,7 @@ async fn send(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = response
-            .timeout(remaining(started, provider.timeout))
+            .timeout(remaining(started, budget))
             .body()
             .limit(MAX_ERROR_BYTES)
             .await
@@ -109,7 +111,7 @@ async fn send(
         }
         Answer::Whole(whole) => {
             let body = response
-                .timeout(remaining(started, provider.timeout))
+                .timeout(remaining(started, budget))
                 .body()
                 .limit(MAX_RESPONSE_BYTES)
                 .await

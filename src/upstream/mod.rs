@@ -22,7 +22,7 @@ use crate::governance::Permit;
 use crate::protocol::openai::Usage;
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
@@ -75,6 +75,9 @@ pub struct UpstreamCall {
     pub first_byte_timeout: Duration,
     /// Silence between stream events: the stream fails.
     pub stream_idle_timeout: Duration,
+    /// The call's overall deadline (`[routing] request_timeout_seconds`):
+    /// no attempt waits past it.
+    pub deadline: Instant,
     /// The caller's concurrency slot, held until this attempt's upstream
     /// work has ended, even when the caller is gone by then.
     pub slot: Option<Arc<Permit>>,

@@ -2,7 +2,9 @@
 //! targets, retries with exponential backoff and jitter for retryable
 //! failures only (never after a byte reached the caller: a stream counts as
 //! answered once its first event is translated), then the model's
-//! fallbacks in order.
+//! fallbacks in order, all within the call's overall deadline
+//! (`[routing] request_timeout_seconds`; each attempt has its own limit
+//! inside it, see [`super::exchange`]).
 
 use super::breaker::{self, Admission, Breakers};
 use super::{CallRequest, ProviderPool, Reply, UpstreamCall};
@@ -36,10 +38,8 @@ pub struct Routing<'a> {
 
 /// Runs `req` over its model's targets, retries and fallbacks.
 pub async fn route(r: Routing<'_>, req: CallRequest) -> Routed {
-    let started = Instant::now();
     let cfg = &r.snapshot.routing;
-    // The overall budget: the first target's provider timeout.
-    let deadline = started + req.route.targets[0].provider.timeout;
+    let deadline = Instant::now() + cfg.request_timeout;
     let fallbacks = req
         .route
         .fallbacks
@@ -75,8 +75,8 @@ pub async fn route(r: Routing<'_>, req: CallRequest) -> Routed {
     routed
 }
 
-/// Tries one model's targets; true when done (success, or an error that
-/// must not be retried or fall back).
+/// Tries one model's targets; true when done (success, an error that must
+/// not be retried or fall back, or the deadline passed).
 async fn try_model(
     r: &Routing<'_>,
     cfg: &RoutingSettings,
@@ -87,6 +87,9 @@ async fn try_model(
 ) -> bool {
     let mut tried: Vec<usize> = Vec::new();
     for retry in 0..=route.max_retries {
+        if Instant::now() >= deadline {
+            return true;
+        }
         let Some((idx, admission)) = pick(route, &tried, r.breakers) else {
             return false;
         };
@@ -113,6 +116,7 @@ async fn try_model(
                 anthropic_beta: req.anthropic_beta.clone(),
                 first_byte_timeout: cfg.first_byte_timeout,
                 stream_idle_timeout: cfg.stream_idle_timeout,
+                deadline,
                 slot: r.slot.clone(),
             })
             .await;
@@ -152,11 +156,16 @@ async fn try_model(
         if retry == route.max_retries {
             return false;
         }
-        // Honour Retry-After when the next attempt may hit the same target.
+        // Honour Retry-After when the next attempt may hit the same target;
+        // a long one is the caller's to wait out (or a fallback serves).
         let same_target_next = route.targets.len() == 1;
         let mut wait = backoff(cfg.retry_backoff, retry, route.next_pick());
         if same_target_next {
-            wait = wait.max(retry_after.unwrap_or_default());
+            let asked = retry_after.unwrap_or_default();
+            if asked > cfg.max_retry_wait {
+                return false;
+            }
+            wait = wait.max(asked);
         }
         if Instant::now() + wait >= deadline {
             return false;

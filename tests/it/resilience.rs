@@ -39,6 +39,14 @@ timeout_seconds = 5
     )
 }
 
+/// [`two_providers`] with `routing` lines added to its `[routing]` table.
+fn two_providers_routing(a: &str, b: &str, routing: &str, extra: &str) -> String {
+    two_providers(a, b, extra).replace(
+        "retry_backoff_ms = 1\n",
+        &format!("retry_backoff_ms = 1\n{routing}\n"),
+    )
+}
+
 /// A mock that fails with `status` for its first `failures` requests, then
 /// answers the recorded completion.
 fn failing_first(failures: usize, status: u16, retry_after: Option<&'static str>) -> MockUpstream {
@@ -393,4 +401,78 @@ async fn an_upstream_retry_after_comes_back_parsed_in_whole_seconds_or_not_at_al
             "{sent}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_hung_whole_answer_times_out_to_the_next_target() {
+    let a = MockUpstream::always(MockReply {
+        body: MockBody::Hang,
+        ..MockReply::json("")
+    });
+    let b = failing_first(0, 500, None);
+    let models = "[models.m]\ntargets = [{ provider = \"a\" }, { provider = \"b\" }]\n";
+    // The first target's own timeout no longer bounds the whole call.
+    let text = two_providers(&a.url("/v1"), &b.url("/v1"), models).replacen(
+        "timeout_seconds = 5",
+        "timeout_seconds = 0.3",
+        1,
+    );
+    let gw = TestGateway::start(&text);
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-gateway-provider"), Some("b"));
+    assert_eq!(header(&resp, "x-gateway-attempts"), Some("2"));
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 1));
+}
+
+#[tokio::test]
+async fn the_request_deadline_bounds_every_attempt_and_fallback() {
+    let hang = || {
+        MockUpstream::always(MockReply {
+            body: MockBody::Hang,
+            ..MockReply::json("")
+        })
+    };
+    let (a, b) = (hang(), hang());
+    let models = "[models.m]\ntargets = [{ provider = \"a\" }, { provider = \"b\" }]\nfallbacks = [\"backup\"]\n[models.backup]\nprovider = \"b\"\n";
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        &b.url("/v1"),
+        "request_timeout_seconds = 0.5",
+        models,
+    );
+    let gw = TestGateway::start(&text);
+    let started = std::time::Instant::now();
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 504);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "ended by the 0.5 s deadline, not a 5 s provider timeout"
+    );
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_max_retry_wait_goes_back_to_the_caller() {
+    let a = MockUpstream::always(
+        MockReply::status_json(429, fixture("openai/error_429.json")).header("retry-after", "5"),
+    );
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        "http://127.0.0.1:9",
+        "max_retry_wait_seconds = 2",
+        "[models.m]\nprovider = \"a\"\n",
+    );
+    let gw = TestGateway::start(&text);
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(header(&resp, "retry-after"), Some("5"));
+    assert_eq!(header(&resp, "x-gateway-attempts"), Some("1"));
+    assert_eq!(a.requests().len(), 1);
 }
