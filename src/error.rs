@@ -12,6 +12,7 @@ use actix_web::HttpResponse;
 use bytes::BytesMut;
 use serde::Serialize;
 use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
 
 /// What went wrong, in the gateway's closed set of classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,8 +161,10 @@ pub struct GatewayError {
     pub param: Option<Cow<'static, str>>,
     /// A machine-readable code (OpenAI `error.code`), e.g. `model_not_found`.
     pub code: Option<Cow<'static, str>>,
-    /// Seconds, passed on as `Retry-After`.
-    pub retry_after: Option<String>,
+    /// How long the caller should wait, sent as `Retry-After` in whole
+    /// seconds. An upstream's value is parsed and bounded where it enters
+    /// ([`parse_retry_after`]), never passed on as it was written.
+    pub retry_after: Option<Duration>,
 }
 
 impl std::fmt::Display for GatewayError {
@@ -222,9 +225,9 @@ impl GatewayError {
         self
     }
 
-    /// Sets `Retry-After` (seconds).
-    pub fn with_retry_after(mut self, seconds: Option<String>) -> Self {
-        self.retry_after = seconds;
+    /// Sets `Retry-After`.
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
         self
     }
 
@@ -304,8 +307,8 @@ impl GatewayError {
     pub fn response(&self, api: InboundApi) -> HttpResponse {
         let mut builder = HttpResponse::build(self.status_in(api));
         builder.content_type("application/json");
-        if let Some(ra) = &self.retry_after {
-            builder.insert_header(("retry-after", ra.as_str()));
+        if let Some(wait) = self.retry_after {
+            builder.insert_header(("retry-after", whole_seconds(wait).to_string()));
         }
         builder.body(self.body(api))
     }
@@ -369,6 +372,39 @@ fn value_kind(unexpected: &str) -> &str {
         "" => "value",
         kind => kind,
     }
+}
+
+/// The longest wait taken from an upstream (`Retry-After`, Gemini's
+/// `RetryInfo`); a longer or unreadable one is dropped, not trusted.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// `seconds` as a wait, when it is a number from 0 to [`MAX_RETRY_AFTER`].
+pub fn bounded_wait(seconds: f64) -> Option<Duration> {
+    if !(0.0..=MAX_RETRY_AFTER.as_secs_f64()).contains(&seconds) {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// An upstream's `Retry-After` value as a bounded wait: delta-seconds
+/// (fractions accepted) or an HTTP-date, counted from `now` (a past date is
+/// no wait). Anything else is `None`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return bounded_wait(seconds);
+    }
+    let date: SystemTime = value
+        .parse::<actix_web::http::header::HttpDate>()
+        .ok()?
+        .into();
+    let wait = date.duration_since(now).unwrap_or_default();
+    (wait <= MAX_RETRY_AFTER).then_some(wait)
+}
+
+/// A wait in whole seconds, rounded up (`Retry-After` has no fractions).
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 #[derive(Serialize)]
@@ -487,5 +523,49 @@ mod tests {
         );
         assert_eq!(ErrorKind::Upstream(429).metric_label(), "rate_limit");
         assert_eq!(ErrorKind::Upstream(400).metric_label(), "upstream_4xx");
+    }
+
+    #[test]
+    fn retry_after_is_parsed_into_a_bounded_wait() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse("86400"), Some(MAX_RETRY_AFTER));
+        for junk in [
+            "1e20",
+            "86401",
+            "-1",
+            "NaN",
+            "inf",
+            "",
+            "soon",
+            "7 sk-live",
+            "0x10",
+        ] {
+            assert_eq!(parse(junk), None, "{junk}");
+        }
+        let date = |s: u64| {
+            actix_web::http::header::HttpDate::from(now + Duration::from_secs(s)).to_string()
+        };
+        assert_eq!(parse(&date(120)), Some(Duration::from_secs(120)));
+        assert_eq!(parse(&date(200_000)), None, "too far ahead");
+        let past = actix_web::http::header::HttpDate::from(now - Duration::from_secs(60));
+        assert_eq!(parse(&past.to_string()), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn retry_after_is_rendered_in_whole_seconds_rounded_up() {
+        let e = GatewayError::new(ErrorKind::Upstream(429), "slow down")
+            .with_retry_after(Some(Duration::from_millis(1500)));
+        let resp = e.response(InboundApi::OpenAi);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "2");
+        let none = GatewayError::new(ErrorKind::Upstream(429), "slow down");
+        assert!(none
+            .response(InboundApi::OpenAi)
+            .headers()
+            .get("retry-after")
+            .is_none());
     }
 }

@@ -183,6 +183,13 @@ pub struct RoutingSection {
     pub breaker_failures: i64,
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_seconds: f64,
+    /// The overall deadline of a call: every attempt, backoff and fallback.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: f64,
+    /// The longest upstream `Retry-After` waited out before retrying the
+    /// same target.
+    #[serde(default = "default_max_retry_wait")]
+    pub max_retry_wait_seconds: f64,
 }
 
 impl Default for RoutingSection {
@@ -195,6 +202,8 @@ impl Default for RoutingSection {
             stream_idle_timeout_seconds: default_stream_timeout(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_seconds: default_breaker_cooldown(),
+            request_timeout_seconds: default_request_timeout(),
+            max_retry_wait_seconds: default_max_retry_wait(),
         }
     }
 }
@@ -216,6 +225,12 @@ fn default_breaker_failures() -> i64 {
 }
 fn default_breaker_cooldown() -> f64 {
     30.0
+}
+fn default_request_timeout() -> f64 {
+    600.0
+}
+fn default_max_retry_wait() -> f64 {
+    10.0
 }
 
 /// One `[providers.ID]` entry.

@@ -231,6 +231,13 @@ pub struct RoutingSettings {
     pub stream_idle_timeout: Duration,
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
+    /// The overall deadline of a call (attempts, backoff, fallbacks) until
+    /// an answer or a stream's first event; each attempt has its own limit
+    /// within it.
+    pub request_timeout: Duration,
+    /// The longest upstream `Retry-After` the gateway waits out itself
+    /// before retrying the same target; a longer one moves on.
+    pub max_retry_wait: Duration,
 }
 
 /// One validated configuration, immutable once built.
@@ -713,6 +720,16 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
         breaker_cooldown: seconds(
             r.breaker_cooldown_seconds,
             "routing.breaker_cooldown_seconds",
+            errs,
+        ),
+        request_timeout: seconds(
+            r.request_timeout_seconds,
+            "routing.request_timeout_seconds",
+            errs,
+        ),
+        max_retry_wait: seconds(
+            r.max_retry_wait_seconds,
+            "routing.max_retry_wait_seconds",
             errs,
         ),
     }

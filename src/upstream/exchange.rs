@@ -6,13 +6,13 @@ use super::plan::{self, Answer, Planned, Prepared};
 use super::translate::{self, Translator};
 use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
-use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::error::{parse_retry_after, ErrorKind, GatewayError, InboundApi};
 use crate::protocol::messages::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 /// Largest upstream response body read whole (non-streaming answers).
@@ -51,12 +51,14 @@ async fn send(
 ) -> Result<Reply, GatewayError> {
     let provider = &call.target.provider;
     let started = Instant::now();
-    // A stream must show its head and first event within the first-byte
-    // timeout; a whole answer has the provider's total timeout.
-    let budget = match prepared.answer {
+    // Per attempt, a stream must show its head and first event within the
+    // first-byte timeout, a whole answer must be complete within the
+    // provider's timeout; neither runs past the call's overall deadline.
+    let limit = match prepared.answer {
         Answer::Stream(_) => call.first_byte_timeout.min(provider.timeout),
         Answer::Whole(_) => provider.timeout,
     };
+    let budget = limit.min(call.deadline.saturating_duration_since(started));
     let mut request = client.post(&prepared.url).timeout(budget);
     for (name, value) in &prepared.headers {
         request = request.insert_header((*name, value.as_str()));
@@ -64,13 +66,14 @@ async fn send(
     let response = request.send_body(prepared.body).await.map_err(send_error)?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
+        // Parsed here, once: the upstream's text never reaches the caller.
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = response
-            .timeout(remaining(started, provider.timeout))
+            .timeout(remaining(started, budget))
             .body()
             .limit(MAX_ERROR_BYTES)
             .await
@@ -112,7 +115,7 @@ async fn send(
         }
         Answer::Whole(whole) => {
             let body = response
-                .timeout(remaining(started, provider.timeout))
+                .timeout(remaining(started, budget))
                 .body()
                 .limit(MAX_RESPONSE_BYTES)
                 .await

@@ -32,7 +32,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Maps an upstream error answer (status, body, `Retry-After`).
-pub type ErrorMapper = fn(u16, &[u8], Option<String>) -> GatewayError;
+pub type ErrorMapper = fn(u16, &[u8], Option<Duration>) -> GatewayError;
 
 /// Turns a whole upstream answer into the caller's body and the usage.
 pub type WholeAnswer = Box<dyn FnOnce(Bytes) -> Result<(Bytes, Option<Usage>), GatewayError>>;
@@ -542,7 +542,7 @@ pub fn unreadable() -> GatewayError {
 }
 
 /// An OpenAI-shaped error answer: the upstream's message and code kept.
-pub fn openai_error(status: u16, body: &[u8], retry_after: Option<String>) -> GatewayError {
+pub fn openai_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> GatewayError {
     #[derive(serde::Deserialize)]
     struct Body {
         error: Inner,
