@@ -1,6 +1,7 @@
 //! Who is calling, from their gateway key ([`authenticate`]).
 //!
-//! The key comes from `Authorization: Bearer <key>` or `x-api-key`. Missing,
+//! The key comes from `Authorization: Bearer <key>` (any case of the scheme;
+//! a bare key without it is refused) or `x-api-key`. Missing,
 //! unknown and disabled keys get the same 401, so a caller cannot probe which
 //! keys exist; keys are looked up by SHA-256 digest (see
 //! [`key_digest`](crate::config::key_digest)).
@@ -21,21 +22,25 @@ pub struct Caller {
     pub limits: Arc<crate::governance::KeyState>,
 }
 
-/// The presented key, if any.
+/// The token of `Authorization: Bearer <token>`, the scheme matched
+/// case-insensitively (RFC 9110 §11.1); `None` without the header, for
+/// another scheme, or for a bare value without a scheme. The one parser for
+/// gateway and admin keys.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The presented key, if any: the bearer token, else `x-api-key`
+/// (Anthropic's SDKs).
 fn presented_key(req: &HttpRequest) -> Option<&str> {
-    let headers = req.headers();
-    if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        let token = v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-            .unwrap_or(v);
-        return Some(token.trim());
-    }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    bearer_token(req).or_else(|| {
+        req.headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    })
 }
 
 /// Authenticates a request against the live snapshot: missing, unknown and

@@ -4,14 +4,16 @@
 //!
 //! Messages are written for the caller and must never contain a key or a
 //! prompt: upstream messages are passed on as the provider wrote them (they
-//! describe the caller's own request), gateway messages name fields, not
-//! values.
+//! describe the caller's own request) but with the provider key masked
+//! ([`GatewayError::mask`]), gateway messages name fields, not values.
 
+use crate::protocol::error::{bounded_wait, MAX_RETRY_AFTER};
 use crate::protocol::ErrorReply;
 pub use crate::protocol::InboundApi;
 use actix_web::http::StatusCode;
 use bytes::BytesMut;
 use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
 
 /// What went wrong, in the gateway's closed set of classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request body is over the configured limit (413).
     PayloadTooLarge,
+    /// The request's header fields are over the configured limit (431).
+    HeadersTooLarge,
     /// The gateway's own limits refused the request (429).
     RateLimited,
     /// The upstream answered with this error status.
@@ -59,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Permission => StatusCode::FORBIDDEN,
             ErrorKind::ModelNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Upstream(s) => match s {
                 400..=499 => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
@@ -78,9 +83,10 @@ impl ErrorKind {
     /// The `error_type` label of `llm_errors_total`: a small closed set.
     pub fn metric_label(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::NotFound => {
-                "invalid_request"
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::HeadersTooLarge
+            | ErrorKind::NotFound => "invalid_request",
             ErrorKind::Authentication => "auth",
             ErrorKind::Permission => "permission",
             ErrorKind::ModelNotFound => "model_not_found",
@@ -141,8 +147,10 @@ pub struct GatewayError {
     pub param: Option<Cow<'static, str>>,
     /// A machine-readable code (OpenAI `error.code`), e.g. `model_not_found`.
     pub code: Option<Cow<'static, str>>,
-    /// Seconds, passed on as `Retry-After`.
-    pub retry_after: Option<String>,
+    /// How long the caller should wait, sent as `Retry-After` in whole
+    /// seconds. An upstream's value is parsed and bounded where it enters
+    /// ([`parse_retry_after`]), never passed on as it was written.
+    pub retry_after: Option<Duration>,
 }
 
 impl std::fmt::Display for GatewayError {
@@ -170,6 +178,12 @@ impl GatewayError {
         Self::new(ErrorKind::InvalidRequest, message)
     }
 
+    /// A 400 for a request body that did not parse (see
+    /// [`protocol::Error::bad_body`](crate::protocol::Error::bad_body)).
+    pub fn bad_body(e: &serde_json::Error) -> Self {
+        crate::protocol::Error::bad_body(e).into()
+    }
+
     /// Names the request field at fault.
     pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
         self.param = Some(param.into());
@@ -182,9 +196,27 @@ impl GatewayError {
         self
     }
 
-    /// Sets `Retry-After` (seconds).
-    pub fn with_retry_after(mut self, seconds: Option<String>) -> Self {
-        self.retry_after = seconds;
+    /// Sets `Retry-After`.
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// Replaces `secret` with `***` in every string that may come from an
+    /// upstream (message, param, code): an upstream can echo any of them.
+    pub fn mask(mut self, secret: &str) -> Self {
+        fn masked(s: &mut Cow<'static, str>, secret: &str) {
+            if s.contains(secret) {
+                *s = s.replace(secret, "***").into();
+            }
+        }
+        if secret.is_empty() {
+            return self;
+        }
+        masked(&mut self.message, secret);
+        for s in [&mut self.param, &mut self.code].into_iter().flatten() {
+            masked(s, secret);
+        }
         self
     }
 
@@ -228,6 +260,27 @@ impl GatewayError {
         api.caller().error_event(&self.reply(api), &mut out);
         out
     }
+}
+
+/// An upstream's `Retry-After` value as a bounded wait: delta-seconds
+/// (fractions accepted) or an HTTP-date, counted from `now` (a past date is
+/// no wait). Anything else is `None`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return bounded_wait(seconds);
+    }
+    let date: SystemTime = value
+        .parse::<actix_web::http::header::HttpDate>()
+        .ok()?
+        .into();
+    let wait = date.duration_since(now).unwrap_or_default();
+    (wait <= MAX_RETRY_AFTER).then_some(wait)
+}
+
+/// A wait in whole seconds, rounded up (`Retry-After` has no fractions).
+pub fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
@@ -285,5 +338,35 @@ mod tests {
         );
         assert_eq!(ErrorKind::Upstream(429).metric_label(), "rate_limit");
         assert_eq!(ErrorKind::Upstream(400).metric_label(), "upstream_4xx");
+    }
+
+    #[test]
+    fn retry_after_is_parsed_into_a_bounded_wait() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse("86400"), Some(MAX_RETRY_AFTER));
+        for junk in [
+            "1e20",
+            "86401",
+            "-1",
+            "NaN",
+            "inf",
+            "",
+            "soon",
+            "7 sk-live",
+            "0x10",
+        ] {
+            assert_eq!(parse(junk), None, "{junk}");
+        }
+        let date = |s: u64| {
+            actix_web::http::header::HttpDate::from(now + Duration::from_secs(s)).to_string()
+        };
+        assert_eq!(parse(&date(120)), Some(Duration::from_secs(120)));
+        assert_eq!(parse(&date(200_000)), None, "too far ahead");
+        let past = actix_web::http::header::HttpDate::from(now - Duration::from_secs(60));
+        assert_eq!(parse(&past.to_string()), Some(Duration::ZERO));
     }
 }

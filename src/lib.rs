@@ -65,7 +65,7 @@ impl Gateway {
             use actix::Actor;
             let addr = metrics::MetricsActor::new(families).start();
             addr.do_send(metrics::key_info(&snapshot));
-            addr.do_send(metrics::Reloaded { success: true });
+            addr.do_send(metrics::Reloaded::Success);
             metrics::MetricsHandle::new(Some(addr))
         } else {
             metrics::MetricsHandle::default()
@@ -106,7 +106,7 @@ impl Gateway {
                 };
                 while hup.recv().await.is_some() {
                     tracing::info!("SIGHUP: reloading the config");
-                    let _ = reloader.send(state::reload::Reload).await;
+                    let _ = reloader.send(state::reload::Reload::default()).await;
                 }
             });
         }

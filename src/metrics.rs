@@ -88,11 +88,28 @@ pub struct Observation {
     pub overhead: Option<Duration>,
 }
 
-/// The result of a config reload.
-#[derive(Debug, Clone, Message)]
+/// The result of a config (re)load (`llm_config_reloads_total{result}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
 #[rtype(result = "()")]
-pub struct Reloaded {
-    pub success: bool,
+pub enum Reloaded {
+    /// Published.
+    Success,
+    /// Refused: the file is invalid.
+    Failure,
+    /// Refused: the file is valid but would remove every gateway key or
+    /// every model, and no one forced it.
+    RefusedEmpty,
+}
+
+impl Reloaded {
+    /// The `result` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reloaded::Success => "success",
+            Reloaded::Failure => "failure",
+            Reloaded::RefusedEmpty => "refused_empty",
+        }
+    }
 }
 
 /// A failed attempt that is retried (`llm_retries_total`).
@@ -258,7 +275,7 @@ impl Families {
             )?,
             key_info: gauge(
                 "llm_api_key_info",
-                "Maps a key's name to the first 12 hex digits of its SHA-256.",
+                "Maps a key's name to the first 12 hex digits of HMAC-SHA256(key_hash_salt, key).",
                 &["api_key", "key_hash"],
             )?,
             reloads,
@@ -332,9 +349,8 @@ impl Handler<Observation> for MetricsActor {
 impl Handler<Reloaded> for MetricsActor {
     type Result = ();
     fn handle(&mut self, r: Reloaded, _: &mut Self::Context) {
-        let result = if r.success { "success" } else { "failure" };
-        self.families.reloads.with_label_values(&[result]).inc();
-        if r.success {
+        self.families.reloads.with_label_values(&[r.as_str()]).inc();
+        if r == Reloaded::Success {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64());
@@ -399,9 +415,6 @@ impl Handler<KeyInfo> for MetricsActor {
 /// The `llm_api_key_info` series of a snapshot (empty unless
 /// `include_api_key_hash` is on).
 pub fn key_info(snapshot: &Snapshot) -> KeyInfo {
-    if !snapshot.metrics.include_api_key_hash {
-        return KeyInfo(Vec::new());
-    }
     KeyInfo(snapshot.key_hashes())
 }
 

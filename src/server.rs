@@ -37,10 +37,14 @@ pub fn build(
             .app_data(data.clone())
             .app_data(web::Data::new(ProviderPool::new(data.drain_signal())))
             .app_data(web::Data::new(data.metrics.recorder()))
+            .wrap(from_fn(refuse_large_heads))
             .wrap(Condition::new(metrics_enabled, http_metrics.clone()))
             .wrap(TracingLogger::<GatewaySpan>::new())
             .wrap(from_fn(refuse_while_draining))
             .wrap(from_fn(access_log))
+            // Outermost: it rewrites the request head, which needs the only
+            // reference to the request.
+            .wrap(from_fn(bound_method))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })
@@ -59,6 +63,37 @@ pub fn build(
     Ok(server)
 }
 
+/// The method a request with a non-standard method token is handled and
+/// counted as: every token would otherwise become a `method` label value
+/// of the HTTP metrics, without limit. No route serves such a method.
+const OTHER_METHOD: &[u8] = b"OTHER";
+
+/// Replaces a method outside RFC 9110's nine with [`OTHER_METHOD`], before
+/// the metrics, the access log and the routes see it.
+async fn bound_method(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    let standard = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::PATCH,
+        Method::TRACE,
+    ];
+    if !standard.contains(req.method()) {
+        if let Ok(other) = Method::from_bytes(OTHER_METHOD) {
+            req.head_mut().method = other;
+        }
+    }
+    next.call(req).await
+}
+
 /// While draining, requests other than the probes and metrics get a 503
 /// with `Connection: close`: the caller retries elsewhere, the calls in
 /// flight finish.
@@ -74,17 +109,62 @@ async fn refuse_while_draining(
             .app_data::<web::Data<Shared>>()
             .is_some_and(|s| s.snapshot().metrics.endpoint == req.path());
     if draining && !probe {
-        let api = crate::routes::ApiError::api_of(req.request());
         let e = GatewayError::new(
             ErrorKind::Unavailable,
             "The gateway is shutting down; retry the request.",
         )
         .with_code("gateway_shutdown");
-        let mut resp = routes::render(&e, api);
-        resp.head_mut().set_connection_type(ConnectionType::Close);
-        return Ok(req.into_response(resp).map_into_right_body());
+        return Ok(refuse_and_close(req, e));
     }
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// A request whose head (request line and header fields) is over `[server]
+/// max_header_bytes` gets a 431 in the caller's format with `Connection:
+/// close`. actix refuses heads over its own limits (128 KiB, 96 fields)
+/// before routing, with a bare 431, so the setting stays below them.
+async fn refuse_large_heads(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let limit = req
+        .app_data::<web::Data<Shared>>()
+        .map_or(usize::MAX, |s| s.snapshot().server.max_header_bytes);
+    if head_bytes(&req) > limit {
+        let e = GatewayError::new(
+            ErrorKind::HeadersTooLarge,
+            format!(
+                "The request's header fields are larger than the gateway's limit of {limit} bytes."
+            ),
+        )
+        .with_code("request_headers_too_large");
+        return Ok(refuse_and_close(req, e));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+/// The size of a request head as HTTP/1.1 sends it: `METHOD target
+/// HTTP/1.1`, one `name: value` line per field, the blank line (a
+/// non-standard method counts as [`OTHER_METHOD`]).
+fn head_bytes(req: &ServiceRequest) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let fields: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": \r\n".len() + value.len())
+        .sum();
+    line + fields + "\r\n".len()
+}
+
+/// Answers `e` in the caller's format and closes the connection (the
+/// request's body is left unread).
+fn refuse_and_close<B>(req: ServiceRequest, e: GatewayError) -> ServiceResponse<EitherBody<B>> {
+    let mut resp = routes::render(&e, routes::ApiError::api_of(req.request()));
+    resp.head_mut().set_connection_type(ConnectionType::Close);
+    req.into_response(resp).map_into_right_body()
 }

@@ -41,12 +41,20 @@ pub struct ServerSection {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: i64,
+    /// Largest accepted request head (request line and header fields), in
+    /// bytes.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: i64,
     /// How long in-flight requests and streams may take to finish after
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_seconds: f64,
     /// Key for `POST /admin/reload`; absent: the endpoint is off.
     pub admin_key: Option<String>,
+    /// Lets a live reload of this file remove every gateway key or every
+    /// model (refused otherwise: an empty or truncated file is valid TOML).
+    #[serde(default)]
+    pub allow_empty_reload: bool,
 }
 
 impl Default for ServerSection {
@@ -58,8 +66,10 @@ impl Default for ServerSection {
             log_format: default_log_format(),
             workers: None,
             max_body_bytes: default_max_body_bytes(),
+            max_header_bytes: default_max_header_bytes(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
+            allow_empty_reload: false,
         }
     }
 }
@@ -78,6 +88,9 @@ fn default_log_format() -> String {
 }
 fn default_max_body_bytes() -> i64 {
     10 * 1024 * 1024
+}
+fn default_max_header_bytes() -> i64 {
+    64 * 1024
 }
 fn default_shutdown_timeout() -> f64 {
     30.0
@@ -170,6 +183,13 @@ pub struct RoutingSection {
     pub breaker_failures: i64,
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_seconds: f64,
+    /// The overall deadline of a call: every attempt, backoff and fallback.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: f64,
+    /// The longest upstream `Retry-After` waited out before retrying the
+    /// same target.
+    #[serde(default = "default_max_retry_wait")]
+    pub max_retry_wait_seconds: f64,
 }
 
 impl Default for RoutingSection {
@@ -182,6 +202,8 @@ impl Default for RoutingSection {
             stream_idle_timeout_seconds: default_stream_timeout(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_seconds: default_breaker_cooldown(),
+            request_timeout_seconds: default_request_timeout(),
+            max_retry_wait_seconds: default_max_retry_wait(),
         }
     }
 }
@@ -203,6 +225,12 @@ fn default_breaker_failures() -> i64 {
 }
 fn default_breaker_cooldown() -> f64 {
     30.0
+}
+fn default_request_timeout() -> f64 {
+    600.0
+}
+fn default_max_retry_wait() -> f64 {
+    10.0
 }
 
 /// One `[providers.ID]` entry.
@@ -229,6 +257,9 @@ pub struct MetricsSection {
     pub endpoint: String,
     #[serde(default)]
     pub include_api_key_hash: bool,
+    /// Per-deployment secret the published key hashes are keyed with;
+    /// required with `include_api_key_hash`.
+    pub key_hash_salt: Option<String>,
 }
 
 impl Default for MetricsSection {
@@ -237,6 +268,7 @@ impl Default for MetricsSection {
             enabled: true,
             endpoint: default_metrics_endpoint(),
             include_api_key_hash: false,
+            key_hash_salt: None,
         }
     }
 }

@@ -2,10 +2,13 @@
 //! overrides (through the `config` crate), then full validation.
 //!
 //! Unknown fields (typos) are collected with `serde_ignored` so they are
-//! reported together with every other problem, not one at a time.
+//! reported together with every other problem, not one at a time. No
+//! message quotes a value from the file or the environment: any of them may
+//! hold a key (an env override can put one in any field).
 
 use super::file::FileConfig;
 use super::{ConfigErrors, Snapshot};
+use crate::protocol::error::without_values;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -76,11 +79,11 @@ pub fn load_str(text: &str, source: &str) -> Result<Snapshot, LoadError> {
                 .try_parsing(true),
         )
         .build()
-        .map_err(|e| err(LoadErrorKind::Syntax(without_source_lines(&e.to_string()))))?;
+        .map_err(|e| err(LoadErrorKind::Syntax(describe(&e))))?;
     let mut unknown = Vec::new();
     let parsed: FileConfig =
         serde_ignored::deserialize(built, |path| unknown.push(path.to_string()))
-            .map_err(|e| err(LoadErrorKind::Syntax(e.to_string())))?;
+            .map_err(|e| err(LoadErrorKind::Syntax(describe(&e))))?;
     let mut errs = ConfigErrors::default();
     for field in unknown {
         errs.push(field, "unknown field (a typo?)");
@@ -92,6 +95,32 @@ pub fn load_str(text: &str, source: &str) -> Result<Snapshot, LoadError> {
             errs.0.extend(more.0);
             Err(err(LoadErrorKind::Invalid(errs)))
         }
+    }
+}
+
+/// A `config` crate error as `field: problem`, without the value found:
+/// `server.port: invalid type: string, expected an integer`.
+fn describe(e: &config::ConfigError) -> String {
+    use config::ConfigError as E;
+    let at = |key: &Option<String>, problem: String| match key {
+        Some(key) => format!("{key}: {problem}"),
+        None => problem,
+    };
+    match e {
+        E::FileParse { cause, .. } => without_source_lines(&cause.to_string()),
+        E::Type {
+            unexpected,
+            expected,
+            key,
+            ..
+        } => at(
+            key,
+            without_values(&format!("invalid type: {unexpected}, expected {expected}")),
+        ),
+        E::At { error, key, .. } => at(key, describe(error)),
+        E::NotFound(key) => format!("{key}: is required"),
+        E::Message(m) => without_values(m),
+        other => without_values(&other.to_string()),
     }
 }
 
@@ -158,7 +187,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("x.toml: providers.openai.timeout_seconds: -1 must be greater than 0"),
+            text.contains("x.toml: providers.openai.timeout_seconds: must be greater than 0"),
             "{text}"
         );
     }

@@ -46,6 +46,21 @@ pub fn key_digest(key: &str) -> KeyDigest {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// Shortest `[metrics] key_hash_salt` accepted.
+const MIN_KEY_HASH_SALT: usize = 16;
+
+/// A key's `key_hash` label: the first 12 hex digits of HMAC-SHA256(salt,
+/// key). Keyed with a per-deployment secret, it lets whoever holds the salt
+/// match a key to its name, and tells a `/metrics` reader nothing.
+pub fn key_label_hash(salt: &Secret, key: &str) -> String {
+    let salt = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.expose().as_bytes());
+    let tag = ring::hmac::sign(&salt, key.as_bytes());
+    tag.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The provider protocol families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -109,9 +124,15 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
+    /// Largest request head the gateway serves; larger ones get a 431 in
+    /// the caller's format.
+    pub max_header_bytes: usize,
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
+    /// Whether a live reload to this config may remove every gateway key or
+    /// every model ([`reload`]).
+    pub allow_empty_reload: bool,
 }
 
 /// `[metrics]`, validated.
@@ -120,6 +141,8 @@ pub struct MetricsSettings {
     pub enabled: bool,
     pub endpoint: String,
     pub include_api_key_hash: bool,
+    /// Keys the published hashes; set exactly when they are published.
+    pub key_hash_salt: Option<Secret>,
 }
 
 /// One gateway key, as the request path sees it (the key itself is gone).
@@ -131,6 +154,8 @@ pub struct KeyEntry {
     /// Its limits and live counters (kept across reloads that do not change
     /// the limits).
     pub state: Arc<crate::governance::KeyState>,
+    /// Its `key_hash` label, when key hashes are published.
+    pub label_hash: Option<String>,
 }
 
 /// One provider's settings. Provider actors compare these to notice changes.
@@ -205,6 +230,13 @@ pub struct RoutingSettings {
     pub stream_idle_timeout: Duration,
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
+    /// The overall deadline of a call (attempts, backoff, fallbacks) until
+    /// an answer or a stream's first event; each attempt has its own limit
+    /// within it.
+    pub request_timeout: Duration,
+    /// The longest upstream `Retry-After` the gateway waits out itself
+    /// before retrying the same target; a longer one moves on.
+    pub max_retry_wait: Duration,
 }
 
 /// One validated configuration, immutable once built.
@@ -229,6 +261,11 @@ impl Snapshot {
         self.keys.get(&key_digest(presented))
     }
 
+    /// How many gateway keys are configured (enabled or not).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     /// Keeps the live counters of keys whose limits did not change since
     /// `previous` (a reload must not reset them).
     pub fn adopt_counters(&mut self, previous: &Snapshot) {
@@ -241,16 +278,13 @@ impl Snapshot {
         }
     }
 
-    /// Every key's name with the first 12 hex digits of its SHA-256, sorted
-    /// by name (for `llm_api_key_info`).
+    /// Every key's name with its salted hash ([`key_label_hash`]), sorted
+    /// by name (for `llm_api_key_info`); empty unless hashes are published.
     pub fn key_hashes(&self) -> Vec<(Arc<str>, String)> {
         let mut out: Vec<_> = self
             .keys
-            .iter()
-            .map(|(digest, e)| {
-                let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-                (e.name.clone(), hex)
-            })
+            .values()
+            .filter_map(|e| Some((e.name.clone(), e.label_hash.clone()?)))
             .collect();
         out.sort();
         out
@@ -266,15 +300,12 @@ impl Snapshot {
         let mut errs = ConfigErrors::default();
         let server = validate_server(f.server, &mut errs);
         let metrics = validate_metrics(f.metrics, &mut errs);
-        let keys = validate_keys(f.api_keys, &mut errs);
+        let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
         if f.limits.store != "local" {
             errs.push(
                 "limits.store",
-                format!(
-                    "`{}` is not available: only `local` (each replica enforces its own limits)",
-                    f.limits.store
-                ),
+                "is not available: only `local` (each replica enforces its own limits)",
             );
         }
         let providers = validate_providers(f.providers, &routing, &mut errs);
@@ -294,7 +325,8 @@ impl Snapshot {
     }
 }
 
-/// One problem in a config file: the field and what is wrong with it.
+/// One problem in a config file: the field and what is wrong with it (never
+/// the value, which may be a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// Dotted path, e.g. `providers.openai.base_url`.
@@ -328,42 +360,34 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// actix-http's own limit on a request head (its read buffer): a larger
+/// head is refused before routing, with a bare 431.
+pub const MAX_HEAD_BYTES: usize = 128 * 1024;
+
 fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSettings {
     let port = match u16::try_from(s.port) {
         Ok(p) if p > 0 => p,
         _ => {
-            errs.push(
-                "server.port",
-                format!("{} is out of range (1-65535)", s.port),
-            );
+            errs.push("server.port", "is out of range (1-65535)");
             0
         }
     };
     let log_format = match s.log_format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
-        other => {
-            errs.push(
-                "server.log_format",
-                format!("`{other}` is not one of json, pretty"),
-            );
+        _ => {
+            errs.push("server.log_format", "must be one of json, pretty");
             LogFormat::Json
         }
     };
-    if tracing_subscriber::EnvFilter::try_new(&s.log_level).is_err() {
-        errs.push(
-            "server.log_level",
-            format!(
-                "`{}` is not a log level or filter (e.g. info, debug)",
-                s.log_level
-            ),
-        );
+    if let Err(problem) = check_log_level(&s.log_level) {
+        errs.push("server.log_level", problem);
     }
     let workers = match s.workers {
         None => None,
         Some(w) if (1..=1024).contains(&w) => Some(w as usize),
-        Some(w) => {
-            errs.push("server.workers", format!("{w} is out of range (1-1024)"));
+        Some(_) => {
+            errs.push("server.workers", "is out of range (1-1024)");
             None
         }
     };
@@ -377,12 +401,24 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             0
         }
     };
+    let max_header_bytes = match usize::try_from(s.max_header_bytes) {
+        Ok(n) if (1024..=MAX_HEAD_BYTES).contains(&n) => n,
+        _ => {
+            errs.push(
+                "server.max_header_bytes",
+                format!(
+                    "is out of range (1024-{MAX_HEAD_BYTES}: actix refuses larger heads itself)"
+                ),
+            );
+            0
+        }
+    };
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
-        t => {
+        _ => {
             errs.push(
                 "server.shutdown_timeout_seconds",
-                format!("{t} is out of range (0-3600)"),
+                "is out of range (0-3600)",
             );
             Duration::ZERO
         }
@@ -408,27 +444,67 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         log_format,
         workers,
         max_body_bytes,
+        max_header_bytes,
         shutdown_timeout,
         admin_key,
+        allow_empty_reload: s.allow_empty_reload,
     }
+}
+
+/// A `log_level` must be a tracing filter whose bare words are levels:
+/// EnvFilter reads a bare `infoo` as a target name, which silences every
+/// other line (the access log included). Targets take a level:
+/// `info,llm_gateway=debug`.
+fn check_log_level(filter: &str) -> Result<(), String> {
+    const LEVELS: &str = "trace, debug, info, warn, error or off";
+    if filter.trim().is_empty() {
+        return Err(format!("must not be empty (one of {LEVELS})"));
+    }
+    let bare_word = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.contains(['=', '[']))
+        .find(|d| {
+            d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        });
+    if let Some(word) = bare_word {
+        return Err(format!(
+            "`{word}` is not a log level ({LEVELS}); a target takes a level, e.g. `{word}=debug`"
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(drop)
+        .map_err(|e| format!("is not a log filter ({e}); e.g. info, or info,llm_gateway=debug"))
 }
 
 fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
     if !m.endpoint.starts_with('/') || m.endpoint.len() < 2 {
-        errs.push(
-            "metrics.endpoint",
-            format!("`{}` must be a path starting with /", m.endpoint),
-        );
+        errs.push("metrics.endpoint", "must be a path starting with /");
     }
+    let key_hash_salt = match m.key_hash_salt {
+        _ if !m.include_api_key_hash => None,
+        Some(salt) if salt.chars().count() >= MIN_KEY_HASH_SALT => Some(Secret(salt)),
+        _ => {
+            errs.push(
+                "metrics.key_hash_salt",
+                "is required with include_api_key_hash = true: a per-deployment secret \
+                 of at least 16 characters (better: LLM_GATEWAY__METRICS__KEY_HASH_SALT)",
+            );
+            None
+        }
+    };
     MetricsSettings {
         enabled: m.enabled,
         endpoint: m.endpoint,
         include_api_key_hash: m.include_api_key_hash,
+        key_hash_salt,
     }
 }
 
 fn validate_keys(
     keys: Vec<file::ApiKeySection>,
+    hash_salt: Option<&Secret>,
     errs: &mut ConfigErrors,
 ) -> HashMap<KeyDigest, KeyEntry> {
     let mut out = HashMap::with_capacity(keys.len());
@@ -446,7 +522,7 @@ fn validate_keys(
         if let Some(first) = names.insert(k.name.clone(), i) {
             errs.push(
                 format!("{field}.name"),
-                format!("`{}` is already used by api_keys[{first}]", k.name),
+                format!("is already used by api_keys[{first}]"),
             );
         }
         let limit = |v: Option<i64>, what: &str, errs: &mut ConfigErrors| {
@@ -462,6 +538,7 @@ fn validate_keys(
             name: k.name.into(),
             enabled: k.enabled,
             state: Arc::new(crate::governance::KeyState::new(policy)),
+            label_hash: hash_salt.map(|salt| key_label_hash(salt, &k.key)),
         };
         if out.insert(key_digest(&k.key), entry).is_some() {
             // Never print the key itself.
@@ -488,7 +565,7 @@ fn validate_providers(
                 None => {
                     errs.push(
                         format!("{field}.type"),
-                        format!("`{t}` is not one of openai, anthropic, gemini, mock"),
+                        "must be one of openai, anthropic, gemini, mock",
                     );
                     continue;
                 }
@@ -524,10 +601,10 @@ fn validate_providers(
         let timeout = match p.timeout_seconds {
             None => Duration::from_secs(300),
             Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
-            Some(t) => {
+            Some(_) => {
                 errs.push(
                     format!("{field}.timeout_seconds"),
-                    format!("{t} must be greater than 0 and at most 86400"),
+                    "must be greater than 0 and at most 86400",
                 );
                 continue;
             }
@@ -556,20 +633,22 @@ fn validate_providers(
     out
 }
 
-/// A base URL must be absolute http(s) with a host; the trailing slash goes.
-fn check_base_url(url: &str) -> Result<String, String> {
+/// A base URL must be absolute http(s) with a host, and no query (keys go
+/// in `api_key`); the trailing slash goes. The problem never quotes the URL.
+fn check_base_url(url: &str) -> Result<String, &'static str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("`{url}` must start with http:// or https://"))?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) || rest.contains(['?', '#']) {
-        return Err(format!(
-            "`{url}` is not a valid URL (expected e.g. https://api.openai.com/v1)"
-        ));
+        .ok_or("must start with http:// or https://")?;
+    if rest.contains(['?', '#']) {
+        return Err("must have no query string or fragment (a provider key goes in api_key)");
     }
-    if url.parse::<awc::http::Uri>().is_err() {
-        return Err(format!("`{url}` is not a valid URL"));
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || host.contains(char::is_whitespace)
+        || url.parse::<awc::http::Uri>().is_err()
+    {
+        return Err("is not a valid URL (expected e.g. https://api.openai.com/v1)");
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -579,10 +658,7 @@ fn seconds(v: f64, field: &str, errs: &mut ConfigErrors) -> Duration {
     if v.is_finite() && v > 0.0 && v <= 86_400.0 {
         Duration::from_secs_f64(v)
     } else {
-        errs.push(
-            field,
-            format!("{v} must be greater than 0 and at most 86400"),
-        );
+        errs.push(field, "must be greater than 0 and at most 86400");
         Duration::from_secs(1)
     }
 }
@@ -599,7 +675,7 @@ fn count(
     } else {
         errs.push(
             field,
-            format!("{v} is out of range ({}-{})", range.start(), range.end()),
+            format!("is out of range ({}-{})", range.start(), range.end()),
         );
         0
     }
@@ -641,6 +717,16 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
         breaker_cooldown: seconds(
             r.breaker_cooldown_seconds,
             "routing.breaker_cooldown_seconds",
+            errs,
+        ),
+        request_timeout: seconds(
+            r.request_timeout_seconds,
+            "routing.request_timeout_seconds",
+            errs,
+        ),
+        max_retry_wait: seconds(
+            r.max_retry_wait_seconds,
+            "routing.max_retry_wait_seconds",
             errs,
         ),
     }
@@ -698,10 +784,7 @@ fn validate_models(
                 format!("{field}.targets[{i}].provider")
             };
             let Some(provider) = providers.get(&t.provider) else {
-                errs.push(
-                    tfield,
-                    format!("`{}` is not a configured provider", t.provider),
-                );
+                errs.push(tfield, "is not a configured provider");
                 continue;
             };
             let weight = match t.weight {
@@ -723,7 +806,7 @@ fn validate_models(
             } else if !names.contains(f) {
                 errs.push(
                     format!("{field}.fallbacks[{i}]"),
-                    format!("`{f}` is not a configured model"),
+                    "is not a configured model",
                 );
             }
         }
@@ -734,11 +817,8 @@ fn validate_models(
         let default_max_tokens = match m.default_max_tokens {
             None => 4096,
             Some(n) if n > 0 => n as u64,
-            Some(n) => {
-                errs.push(
-                    format!("{field}.default_max_tokens"),
-                    format!("{n} must be positive"),
-                );
+            Some(_) => {
+                errs.push(format!("{field}.default_max_tokens"), "must be positive");
                 4096
             }
         };
@@ -832,6 +912,46 @@ mod tests {
             s.providers["groq"].base_url,
             "https://api.groq.com/openai/v1"
         );
+    }
+
+    #[test]
+    fn log_levels_are_levels_or_filters_whose_bare_words_are_levels() {
+        for good in [
+            "info",
+            "WARN",
+            "debug",
+            "off",
+            "3",
+            "info,llm_gateway=debug",
+            "warn,actix_web=trace,",
+        ] {
+            assert_eq!(check_log_level(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("infoo", "`infoo` is not a log level"),
+            ("warn,llm_gateway", "`llm_gateway` is not a log level"),
+            ("llm_gateway=infoo", "is not a log filter"),
+            ("", "must not be empty"),
+            ("  ", "must not be empty"),
+        ] {
+            let problem = check_log_level(bad).unwrap_err();
+            assert!(problem.contains(says), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn max_header_bytes_stays_within_actix_own_limit() {
+        let with = |n: i64| parse(&format!("[server]\nmax_header_bytes = {n}\n"));
+        assert_eq!(with(1024).unwrap().server.max_header_bytes, 1024);
+        assert_eq!(
+            with(131_072).unwrap().server.max_header_bytes,
+            MAX_HEAD_BYTES
+        );
+        for bad in [0, 1023, 131_073, -1] {
+            let errs = with(bad).unwrap_err();
+            assert_eq!(errs.0[0].field, "server.max_header_bytes", "{bad}");
+        }
+        assert_eq!(parse("").unwrap().server.max_header_bytes, 65_536);
     }
 
     #[test]

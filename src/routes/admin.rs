@@ -4,12 +4,21 @@
 use super::render;
 use crate::config::key_digest;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::state::reload::Reload;
+use crate::state::reload::{Refused, Reload};
 use crate::state::Shared;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+/// `POST /admin/reload`'s query.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ReloadQuery {
+    /// Publish a valid file even if it removes every gateway key or model.
+    #[serde(default)]
+    force: bool,
+}
+
 /// Reloads the config file and answers the new generation, or why the file
-/// was refused (the old config keeps serving).
+/// was refused (the old config keeps serving). `?force=true` publishes a
+/// file that removes every gateway key or every model.
 pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
     let api = InboundApi::OpenAi;
     let snapshot = shared.snapshot();
@@ -18,24 +27,29 @@ pub async fn reload(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse
             .with_code("unknown_url");
         return render(&e, api);
     };
-    let presented = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if key_digest(presented.trim()) != admin {
+    let presented = crate::auth::bearer_token(&req).unwrap_or_default();
+    if key_digest(presented) != admin {
         let e = GatewayError::new(ErrorKind::Authentication, "Invalid or missing admin key.")
             .with_code("invalid_api_key");
         return render(&e, api);
     }
-    match reloader.send(Reload).await {
+    let Ok(query) = web::Query::<ReloadQuery>::from_query(req.query_string()) else {
+        let e = GatewayError::invalid("`force` must be true or false").with_param("force");
+        return render(&e, api);
+    };
+    match reloader.send(Reload { force: query.force }).await {
         Ok(Ok(generation)) => HttpResponse::Ok()
             .json(serde_json::json!({"status": "reloaded", "config_generation": generation})),
-        Ok(Err(problem)) => HttpResponse::UnprocessableEntity().json(serde_json::json!({
-            "error": {"message": format!("The config was refused; the previous one keeps serving. {problem}"),
-                      "type": "invalid_request_error", "param": null, "code": "config_invalid"}
-        })),
+        Ok(Err(refused)) => {
+            let code = match refused {
+                Refused::Invalid(_) => "config_invalid",
+                Refused::Empty(_) => "config_empty",
+            };
+            HttpResponse::UnprocessableEntity().json(serde_json::json!({
+                "error": {"message": format!("The config was refused; the previous one keeps serving. {refused}"),
+                          "type": "invalid_request_error", "param": null, "code": code}
+            }))
+        }
         Err(_) => render(
             &GatewayError::new(ErrorKind::Internal, "the config actor is not running"),
             api,

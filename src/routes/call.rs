@@ -13,6 +13,7 @@ use crate::upstream::{CallRequest, ExtraHeaders, ProviderPool, Reply};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The largest body read (and discarded) before refusing an unknown key.
@@ -64,7 +65,9 @@ pub async fn serve(
         let call = prepare(&caller, body)?;
         dims.model = call.route.name.clone();
         dims.provider = call.route.owner().clone();
-        permit = Some(govern(&caller, &call.route.name, &recorder)?);
+        // Shared with every attempt, which holds it until its upstream work
+        // ends, even when the caller hangs up first.
+        permit = Some(Arc::new(govern(&caller, &call.route.name, &recorder)?));
         in_flight = Some(recorder.start(&dims.provider));
         dispatched_at = started.elapsed();
         let routing = Routing {
@@ -72,6 +75,7 @@ pub async fn serve(
             breakers: &shared.breakers,
             recorder: &recorder,
             snapshot: &caller.snapshot,
+            slot: permit.clone(),
         };
         let routed = route(routing, call).await;
         dims.provider = routed.provider;
@@ -203,7 +207,7 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
             ),
         )
         .with_code("rate_limit_exceeded")
-        .with_retry_after(Some(seconds.to_string()))
+        .with_retry_after(Some(Duration::from_secs(seconds)))
     })
 }
 

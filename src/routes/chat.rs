@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::config::{ModelRoute, Snapshot};
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::metrics::Endpoint;
+use crate::protocol::error::quoted;
 use crate::protocol::openai::StreamOptions;
 use crate::upstream::{CallRequest, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,8 +28,8 @@ struct ChatHead {
 
 impl ChatHead {
     fn parse(body: &[u8]) -> Result<Self, GatewayError> {
-        let head: ChatHead = serde_json::from_slice(body)
-            .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))?;
+        let head: ChatHead =
+            serde_json::from_slice(body).map_err(|e| GatewayError::bad_body(&e))?;
         if head.messages.is_empty() {
             return Err(
                 GatewayError::invalid("`messages` must not be empty").with_param("messages")
@@ -38,7 +39,8 @@ impl ChatHead {
     }
 }
 
-/// The route of a model name, if it exists and its provider is enabled.
+/// The route of a model name, if it exists and its provider is enabled; an
+/// error quotes the name only shortened and sanitised.
 pub fn resolve<'a>(
     snapshot: &'a Snapshot,
     model: &str,
@@ -47,13 +49,19 @@ pub fn resolve<'a>(
         Some(route) if route.enabled() => Ok(route),
         Some(_) => Err(GatewayError::new(
             ErrorKind::ModelNotFound,
-            format!("The model `{model}` is not available: its provider is disabled."),
+            format!(
+                "The model `{}` is not available: its provider is disabled.",
+                quoted(model)
+            ),
         )
         .with_code("model_not_found")
         .with_param("model")),
         None => Err(GatewayError::new(
             ErrorKind::ModelNotFound,
-            format!("The model `{model}` does not exist on this gateway."),
+            format!(
+                "The model `{}` does not exist on this gateway.",
+                quoted(model)
+            ),
         )
         .with_code("model_not_found")
         .with_param("model")),

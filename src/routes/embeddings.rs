@@ -30,8 +30,8 @@ pub async fn create(
         Endpoint::Embeddings,
         InboundApi::OpenAi,
         |c, body| {
-            let head: EmbeddingsHead = serde_json::from_slice(&body)
-                .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))?;
+            let head: EmbeddingsHead =
+                serde_json::from_slice(&body).map_err(|e| GatewayError::bad_body(&e))?;
             let route = resolve(&c.snapshot, &head.model)?;
             Ok(CallRequest {
                 operation: Operation::Embeddings,

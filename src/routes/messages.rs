@@ -8,34 +8,36 @@ use super::ApiError;
 use crate::auth::Caller;
 use crate::error::{GatewayError, InboundApi};
 use crate::metrics::Endpoint;
+use crate::protocol::raw::RawObject;
 use crate::upstream::{CallRequest, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
 /// The fields the gateway routes on; the rest is the dialect's.
-#[derive(Deserialize)]
 struct MessagesHead {
     model: String,
-    #[serde(default)]
     stream: Option<bool>,
 }
 
+/// Reads each routing field on its own, so that an error names the field
+/// at fault (in Anthropic's words) and quotes nothing of the body.
 fn head(body: &[u8]) -> Result<MessagesHead, GatewayError> {
-    serde_json::from_slice(body).map_err(|e| {
-        // serde's message can quote the body; say only what is wrong.
-        let what = if e.is_syntax() || e.is_eof() {
-            format!(
-                "The request body is not valid JSON (line {}, column {}).",
-                e.line(),
-                e.column()
-            )
-        } else if e.to_string().contains("missing field `model`") {
-            "model: Field required".to_owned()
-        } else {
-            "model: a string is required".to_owned()
-        };
-        GatewayError::invalid(what).with_param("model")
-    })
+    let obj = RawObject::parse(body).map_err(|e| GatewayError::bad_body(&e))?;
+    let wrong = |field: &'static str, problem: &str| {
+        GatewayError::invalid(format!("{field}: {problem}")).with_param(field)
+    };
+    let model = match obj.get("model") {
+        None => return Err(wrong("model", "Field required")),
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|_| wrong("model", "a string is required"))?
+        }
+    };
+    let stream = match obj.get("stream") {
+        None => None,
+        Some(raw) => {
+            serde_json::from_str(raw.get()).map_err(|_| wrong("stream", "a boolean is required"))?
+        }
+    };
+    Ok(MessagesHead { model, stream })
 }
 
 fn beta(req: &HttpRequest) -> Option<String> {

@@ -10,7 +10,8 @@ pub mod messages;
 pub mod models;
 
 use crate::auth::{authenticate, Caller};
-use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::error::{whole_seconds, ErrorKind, GatewayError, InboundApi};
+use crate::protocol::error::quoted;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
@@ -73,8 +74,8 @@ impl ResponseError for ApiError {
 pub fn render(e: &GatewayError, api: InboundApi) -> HttpResponse {
     let mut builder = HttpResponse::build(e.status_in(api));
     builder.content_type("application/json");
-    if let Some(ra) = &e.retry_after {
-        builder.insert_header(("retry-after", ra.as_str()));
+    if let Some(wait) = e.retry_after {
+        builder.insert_header(("retry-after", whole_seconds(wait).to_string()));
     }
     builder.body(e.body(api))
 }
@@ -141,8 +142,27 @@ pub async fn read_body(
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     let e = GatewayError::new(
         ErrorKind::NotFound,
-        format!("Unknown endpoint: {} {}", req.method(), req.path()),
+        format!("Unknown endpoint: {} {}", req.method(), quoted(req.path())),
     )
     .with_code("unknown_url");
     render(&e, ApiError::api_of(&req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_is_rendered_in_whole_seconds_rounded_up() {
+        let e = GatewayError::new(ErrorKind::Upstream(429), "slow down")
+            .with_retry_after(Some(Duration::from_millis(1500)));
+        let resp = render(&e, InboundApi::OpenAi);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "2");
+        let none = GatewayError::new(ErrorKind::Upstream(429), "slow down");
+        assert!(render(&none, InboundApi::OpenAi)
+            .headers()
+            .get("retry-after")
+            .is_none());
+    }
 }

@@ -7,9 +7,14 @@
 //! the content changes, the path does not). [`Reload`] forces a reload
 //! (SIGHUP and `POST /admin/reload`). An invalid file is refused: the old
 //! snapshot keeps serving, the problem is logged (field names, no values of
-//! secrets) and counted. Requests in flight keep the snapshot they started
-//! with; provider actors notice changed provider settings on their next
-//! call.
+//! secrets) and counted. So is a valid file that would remove every gateway
+//! key or every model — an empty or truncated file is valid TOML, and
+//! serving it refuses every request — unless the reload is forced
+//! (`POST /admin/reload?force=true`) or the new file itself says
+//! `[server] allow_empty_reload = true`: the watcher and SIGHUP carry no
+//! intent, and a file emptied by accident cannot say so. Requests in
+//! flight keep the snapshot they started with; provider actors notice
+//! changed provider settings on their next call.
 
 use super::Shared;
 use crate::config::load::{load_file, LoadError};
@@ -18,6 +23,7 @@ use crate::metrics::{key_info, Reloaded};
 use crate::upstream::breaker::targets;
 use actix::prelude::*;
 use sha2::{Digest, Sha256};
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +33,36 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Reload now, whether or not the file changed. Answers the new generation,
 /// or why the file was refused.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<u64, String>")]
-pub struct Reload;
+#[derive(Debug, Default, Message)]
+#[rtype(result = "Result<u64, Refused>")]
+pub struct Reload {
+    /// Publish a valid file even if it removes every gateway key or model.
+    pub force: bool,
+}
+
+/// Why a reload was refused; the previous config keeps serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The file is invalid: every problem, one per line.
+    Invalid(String),
+    /// The file is valid but would remove what this names (e.g. `every
+    /// gateway key`).
+    Empty(&'static str),
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::Invalid(problem) => f.write_str(problem),
+            Refused::Empty(dropped) => write!(
+                f,
+                "The new file would remove {dropped}, so every request would be refused (an empty or \
+                 truncated file is valid TOML). If that is intended, reload with `?force=true` or set \
+                 `[server] allow_empty_reload = true` in the file."
+            ),
+        }
+    }
+}
 
 /// Owns the config path and publishes validated snapshots into [`Shared`].
 pub struct ConfigActor {
@@ -60,18 +93,26 @@ impl ConfigActor {
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
         if self.last_hash != Some(hash) {
             self.last_hash = Some(hash);
-            let _ = self.reload();
+            let _ = self.reload(false);
         }
     }
 
-    fn reload(&mut self) -> Result<u64, String> {
+    fn reload(&mut self, force: bool) -> Result<u64, Refused> {
         if let Ok(bytes) = std::fs::read(&self.path) {
             self.last_hash = Some(Sha256::digest(&bytes).into());
         }
-        match load_file(&self.path) {
-            Ok(next) => Ok(self.publish(next)),
-            Err(e) => Err(self.refuse(e)),
+        let next = load_file(&self.path).map_err(|e| self.refuse(e))?;
+        if let Some(dropped) = removes_everything(&self.shared.snapshot(), &next) {
+            if !force && !next.server.allow_empty_reload {
+                return Err(self.refuse_empty(dropped));
+            }
+            tracing::warn!(
+                removed = dropped,
+                forced = force,
+                "config reload removes {dropped}, as asked"
+            );
         }
+        Ok(self.publish(next))
     }
 
     fn publish(&self, mut next: Snapshot) -> u64 {
@@ -86,7 +127,7 @@ impl ConfigActor {
         recorder.send(key_info(&next));
         recorder.send(targets(&next, &self.shared.breakers));
         self.shared.config.store(Arc::new(next));
-        recorder.send(Reloaded { success: true });
+        recorder.send(Reloaded::Success);
         tracing::info!(
             path = %self.path.display(),
             generation,
@@ -95,14 +136,38 @@ impl ConfigActor {
         generation
     }
 
-    fn refuse(&self, e: LoadError) -> String {
+    fn refuse(&self, e: LoadError) -> Refused {
         let problem = e.to_string();
         tracing::error!(
             problem = %problem,
             "config reload refused; the previous config keeps serving"
         );
-        self.shared.metrics.send(Reloaded { success: false });
-        problem
+        self.shared.metrics.send(Reloaded::Failure);
+        Refused::Invalid(problem)
+    }
+
+    fn refuse_empty(&self, dropped: &'static str) -> Refused {
+        tracing::error!(
+            path = %self.path.display(),
+            removed = dropped,
+            "config reload refused: the new file would remove {dropped}; the previous config \
+             keeps serving (force with POST /admin/reload?force=true or [server] allow_empty_reload)"
+        );
+        self.shared.metrics.send(Reloaded::RefusedEmpty);
+        Refused::Empty(dropped)
+    }
+}
+
+/// What `next` would remove entirely that `current` has: every gateway key,
+/// every model, or both; `None` when it keeps some of each.
+fn removes_everything(current: &Snapshot, next: &Snapshot) -> Option<&'static str> {
+    let keys = current.key_count() > 0 && next.key_count() == 0;
+    let models = !current.models.is_empty() && next.models.is_empty();
+    match (keys, models) {
+        (true, true) => Some("every gateway key and every model"),
+        (true, false) => Some("every gateway key"),
+        (false, true) => Some("every model"),
+        (false, false) => None,
     }
 }
 
@@ -146,10 +211,10 @@ impl Actor for ConfigActor {
 }
 
 impl Handler<Reload> for ConfigActor {
-    type Result = Result<u64, String>;
+    type Result = Result<u64, Refused>;
 
-    fn handle(&mut self, _: Reload, _: &mut Self::Context) -> Self::Result {
-        self.reload()
+    fn handle(&mut self, r: Reload, _: &mut Self::Context) -> Self::Result {
+        self.reload(r.force)
     }
 }
 
@@ -176,5 +241,24 @@ mod tests {
             ]
         );
         assert!(restart_only_changes(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn removing_every_key_or_every_model_is_named_and_nothing_else_is() {
+        let full = load_str(crate::config::DEMO_CONFIG, "demo").unwrap();
+        let empty = load_str("", "empty").unwrap();
+        let keys_only = load_str("[[api_keys]]\nkey = \"k\"\nname = \"n\"\n", "keys only").unwrap();
+        assert_eq!(
+            removes_everything(&full, &empty),
+            Some("every gateway key and every model")
+        );
+        assert_eq!(removes_everything(&full, &keys_only), Some("every model"));
+        assert_eq!(
+            removes_everything(&keys_only, &empty),
+            Some("every gateway key")
+        );
+        assert_eq!(removes_everything(&full, &full), None);
+        assert_eq!(removes_everything(&empty, &empty), None);
+        assert_eq!(removes_everything(&empty, &full), None);
     }
 }

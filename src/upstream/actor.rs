@@ -5,6 +5,11 @@
 //! call arrives carrying different settings, and rebuilds its client for
 //! that call and the ones after; streams in flight keep the connection they
 //! have. A supervisor restart rebuilds the client too.
+//!
+//! An exchange runs in its actor, not in the caller's handler, so it would
+//! outlive a caller who hangs up; each [`Dispatch`] therefore carries a
+//! signal the caller's side drops when it stops waiting, and the actor then
+//! drops the exchange (and with it the upstream connection).
 
 use super::{exchange, Drain, Reply, UpstreamCall};
 use crate::config::ProviderSettings;
@@ -14,11 +19,19 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
-/// A call for a provider actor, with the process's drain signal (streams
-/// still open at the drain deadline end with an error event).
+/// A call for a provider actor.
 #[derive(Debug)]
-pub struct Dispatch(pub UpstreamCall, pub Drain);
+pub struct Dispatch {
+    pub call: UpstreamCall,
+    /// The process's drain signal (streams still open at the drain deadline
+    /// end with an error event).
+    pub drain: Drain,
+    /// Resolves when the caller's side stops waiting (its sender is dropped,
+    /// never used): the exchange is abandoned.
+    pub abandoned: oneshot::Receiver<()>,
+}
 
 impl Message for Dispatch {
     type Result = Result<Reply, GatewayError>;
@@ -73,7 +86,11 @@ impl Handler<Dispatch> for ProviderActor {
 
     fn handle(
         &mut self,
-        Dispatch(call, drain): Dispatch,
+        Dispatch {
+            call,
+            drain,
+            abandoned,
+        }: Dispatch,
         _ctx: &mut Self::Context,
     ) -> Self::Result {
         let settings = &call.target.provider;
@@ -83,7 +100,15 @@ impl Handler<Dispatch> for ProviderActor {
             }
             self.settings = settings.clone();
         }
-        Box::pin(exchange::execute(self.client.clone(), call, drain))
+        let exchange = exchange::execute(self.client.clone(), call, drain);
+        Box::pin(async move {
+            let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
+            tokio::select! {
+                biased;
+                _ = abandoned => Err(gone()),
+                result = exchange => result,
+            }
+        })
     }
 }
 
@@ -103,12 +128,18 @@ impl ProviderPool {
         }
     }
 
-    /// Sends `call` to its provider's actor on this worker.
+    /// Sends `call` to its provider's actor on this worker; dropping the
+    /// returned future (the caller hung up) abandons the exchange.
     pub async fn dispatch(&self, call: UpstreamCall) -> Result<Reply, GatewayError> {
         let addr = self.actor(&call.target.provider);
-        addr.send(Dispatch(call, self.drain.clone()))
-            .await
-            .map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?
+        let (_waiting, abandoned) = oneshot::channel();
+        addr.send(Dispatch {
+            call,
+            drain: self.drain.clone(),
+            abandoned,
+        })
+        .await
+        .map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?
     }
 
     fn actor(&self, settings: &Arc<ProviderSettings>) -> Addr<ProviderActor> {

@@ -5,14 +5,14 @@
 use super::plan::{self, Answer, Planned, Prepared};
 use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
-use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::error::{parse_retry_after, ErrorKind, GatewayError, InboundApi};
 use crate::protocol::anthropic::caller::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
 use crate::protocol::{Flow, Translator};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 /// Largest upstream response body read whole (non-streaming answers).
@@ -35,7 +35,11 @@ pub async fn execute(
 ) -> Result<Reply, GatewayError> {
     match plan::plan(&call)? {
         Planned::Local(reply) => Ok(reply),
-        Planned::Send(prepared) => send(client, call, prepared, drain).await,
+        Planned::Send(prepared) => {
+            let provider = call.target.provider.clone();
+            let sent = send(client, call, prepared, drain).await;
+            sent.map_err(|e| shield(e, &provider))
+        }
     }
 }
 
@@ -47,12 +51,14 @@ async fn send(
 ) -> Result<Reply, GatewayError> {
     let provider = &call.target.provider;
     let started = Instant::now();
-    // A stream must show its head and first event within the first-byte
-    // timeout; a whole answer has the provider's total timeout.
-    let budget = match prepared.answer {
+    // Per attempt, a stream must show its head and first event within the
+    // first-byte timeout, a whole answer must be complete within the
+    // provider's timeout; neither runs past the call's overall deadline.
+    let limit = match prepared.answer {
         Answer::Stream(_) => call.first_byte_timeout.min(provider.timeout),
         Answer::Whole(_) => provider.timeout,
     };
+    let budget = limit.min(call.deadline.saturating_duration_since(started));
     let mut request = client.post(&prepared.url).timeout(budget);
     for (name, value) in &prepared.headers {
         request = request.insert_header((*name, value.as_str()));
@@ -60,19 +66,19 @@ async fn send(
     let response = request.send_body(prepared.body).await.map_err(send_error)?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
+        // Parsed here, once: the upstream's text never reaches the caller.
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = response
-            .timeout(remaining(started, provider.timeout))
+            .timeout(remaining(started, budget))
             .body()
             .limit(MAX_ERROR_BYTES)
             .await
             .unwrap_or_default();
-        let err = (prepared.errors)(status, &body, retry_after).into();
-        return Err(shield(err, provider));
+        return Err((prepared.errors)(status, &body, retry_after).into());
     }
     let head_wait = started.elapsed();
     match prepared.answer {
@@ -95,8 +101,9 @@ async fn send(
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
             let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
+            let provider = provider.clone();
             actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, idle, drain, first_byte).await;
+                let s = pump(stream, tx, inbound, idle, drain, first_byte, &provider).await;
                 let _ = summary_tx.send(s);
             });
             Ok(Reply::Stream {
@@ -108,7 +115,7 @@ async fn send(
         }
         Answer::Whole(whole) => {
             let body = response
-                .timeout(remaining(started, provider.timeout))
+                .timeout(remaining(started, budget))
                 .body()
                 .limit(MAX_RESPONSE_BYTES)
                 .await
@@ -125,9 +132,10 @@ async fn send(
     }
 }
 
-/// Keeps provider credentials out of what the caller sees: an upstream 401
-/// is about the gateway's provider key, so its message is replaced; any
-/// other message that quotes the key has it masked.
+/// Keeps provider credentials out of what the caller sees, for every error
+/// of an attempt (status, body and mid-stream errors): an upstream 401 is
+/// about the gateway's provider key, so its message is replaced; the key is
+/// masked in every upstream-written string (message, param, code).
 fn shield(mut err: GatewayError, provider: &ProviderSettings) -> GatewayError {
     if err.kind == ErrorKind::Upstream(401) {
         err.message = format!(
@@ -136,12 +144,11 @@ fn shield(mut err: GatewayError, provider: &ProviderSettings) -> GatewayError {
             provider.id
         )
         .into();
-    } else if let Some(key) = &provider.api_key {
-        if err.message.contains(key.expose()) {
-            err.message = err.message.replace(key.expose(), "***").into();
-        }
     }
-    err
+    match &provider.api_key {
+        Some(key) => err.mask(key.expose()),
+        None => err,
+    }
 }
 
 fn remaining(started: Instant, total: Duration) -> Duration {
@@ -282,6 +289,7 @@ async fn pump<S>(
     idle: Duration,
     mut drain: Drain,
     first_byte: Duration,
+    provider: &ProviderSettings,
 ) -> StreamSummary
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
@@ -320,6 +328,7 @@ where
     let error = match result {
         Ok(()) => None,
         Err(e) => {
+            let e = shield(e, provider);
             if e.kind != ErrorKind::ClientClosed {
                 let mut out = stream.out.split();
                 out.extend_from_slice(&e.stream_event(inbound));

@@ -17,9 +17,11 @@ pub mod router;
 
 use crate::config::{ModelRoute, Target};
 use crate::error::InboundApi;
+use crate::governance::Permit;
 use crate::protocol::openai::Usage;
 use bytes::Bytes;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
@@ -72,6 +74,12 @@ pub struct UpstreamCall {
     pub first_byte_timeout: Duration,
     /// Silence between stream events: the stream fails.
     pub stream_idle_timeout: Duration,
+    /// The call's overall deadline (`[routing] request_timeout_seconds`):
+    /// no attempt waits past it.
+    pub deadline: Instant,
+    /// The caller's concurrency slot, held until this attempt's upstream
+    /// work has ended, even when the caller is gone by then.
+    pub slot: Option<Arc<Permit>>,
 }
 
 /// Turns true at the drain deadline of a shutdown: streams still open then

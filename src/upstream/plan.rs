@@ -35,7 +35,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Maps an upstream error answer (status, body, `Retry-After`).
-pub type ErrorMapper = fn(u16, &[u8], Option<String>) -> crate::protocol::Error;
+pub type ErrorMapper = fn(u16, &[u8], Option<Duration>) -> crate::protocol::Error;
 
 /// Turns a whole upstream answer into the caller's body and the usage.
 pub type WholeAnswer = Box<dyn FnOnce(Bytes) -> Result<(Bytes, Option<Usage>), GatewayError>>;
@@ -110,8 +110,7 @@ fn plan_chat(call: &UpstreamCall) -> Result<Planned, GatewayError> {
 fn typed_request(call: &UpstreamCall) -> Result<(ChatRequest, Inbound), GatewayError> {
     match call.inbound {
         InboundApi::OpenAi => {
-            let req = serde_json::from_slice(&call.body)
-                .map_err(|e| GatewayError::invalid(format!("Invalid request body: {e}")))?;
+            let req = serde_json::from_slice(&call.body).map_err(|e| GatewayError::bad_body(&e))?;
             Ok((
                 req,
                 Inbound::OpenAi {
@@ -211,20 +210,40 @@ fn bearer(provider: &ProviderSettings, headers: &mut Vec<(&'static str, String)>
     }
 }
 
+/// Most names `x-gateway-dropped-params` lists; the rest are counted.
+const MAX_DROPPED_LISTED: usize = 32;
+/// Longest name it lists, in characters.
+const MAX_DROPPED_NAME: usize = 64;
+
 /// The `x-gateway-dropped-params` header, when a conversion dropped any.
+/// Decided here, before the upstream call, and always a valid header of
+/// bounded size although the names are the caller's: at most 32 names of
+/// at most 64 characters of `A-Za-z0-9_-.[]` (any other becomes `_`), then
+/// `+N more`.
 fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
     if dropped.is_empty() {
-        Vec::new()
-    } else {
-        vec![("x-gateway-dropped-params", dropped.join(","))]
+        return Vec::new();
     }
+    let safe = |c: char| match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' | '.' | '[' | ']' => c,
+        _ => '_',
+    };
+    let mut names: Vec<String> = dropped
+        .iter()
+        .take(MAX_DROPPED_LISTED)
+        .map(|name| name.chars().take(MAX_DROPPED_NAME).map(safe).collect())
+        .collect();
+    if dropped.len() > MAX_DROPPED_LISTED {
+        names.push(format!("+{} more", dropped.len() - MAX_DROPPED_LISTED));
+    }
+    vec![("x-gateway-dropped-params", names.join(","))]
 }
 
 /// The caller's body with only `model` rewritten (and, for streams, usage
 /// asked for: the gateway counts tokens; the usage chunk is stripped again
 /// when the caller did not ask).
 fn rewrite_model(call: &UpstreamCall, stream_usage: bool) -> Result<Vec<u8>, GatewayError> {
-    let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::invalid(e.to_string()))?;
+    let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::bad_body(&e))?;
     let model = serde_json::to_vec(&*call.target.api_model).unwrap_or_default();
     let mut replace: Vec<(&str, &[u8])> = vec![("model", &model)];
     let stream_options;
@@ -232,8 +251,8 @@ fn rewrite_model(call: &UpstreamCall, stream_usage: bool) -> Result<Vec<u8>, Gat
         let mut opts = match obj.get("stream_options") {
             Some(raw) => {
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                    .map_err(|e| {
-                        GatewayError::invalid(format!("stream_options: {e}"))
+                    .map_err(|_| {
+                        GatewayError::invalid("`stream_options` must be an object")
                             .with_param("stream_options")
                     })?
             }
@@ -485,7 +504,11 @@ fn plan_embeddings(call: &UpstreamCall) -> Result<Planned, GatewayError> {
         }
         ProviderKind::Mock => {
             let req = EmbeddingsRequest::parse(&call.body)?;
-            let vectors = embeddings::mock_vectors(&req.input, req.dimensions);
+            let vectors: Vec<embeddings::Vector> =
+                embeddings::mock_vectors(&req.input, req.dimensions)
+                    .into_iter()
+                    .map(embeddings::Vector::Computed)
+                    .collect();
             let estimate = embeddings::estimate_tokens(&req.input);
             let body = embeddings::openai_response(&call.target.api_model, &vectors, req.format(), estimate);
             Ok(local(body.into(), Some(input_usage(estimate))))

@@ -2,12 +2,20 @@
 //! targets, retries with exponential backoff and jitter for retryable
 //! failures only (never after a byte reached the caller: a stream counts as
 //! answered once its first event is translated), then the model's
-//! fallbacks in order.
+//! fallbacks in order, all within the call's overall deadline
+//! (`[routing] request_timeout_seconds`; each attempt has its own limit
+//! inside it, see [`super::exchange`]).
+//!
+//! Breakers steer calls away from failing or rate-limited targets but never
+//! refuse one: when they leave nothing to try in the model and all its
+//! fallbacks, the chain is tried once more with them ignored, each model's
+//! targets in the order their cooldowns end (Envoy's panic mode).
 
-use super::breaker::{self, Admission, Breakers};
+use super::breaker::{self, Admission, Breakers, Verdict};
 use super::{CallRequest, ProviderPool, Reply, UpstreamCall};
 use crate::config::{ModelRoute, RoutingSettings, Snapshot};
 use crate::error::{ErrorKind, GatewayError};
+use crate::governance::Permit;
 use crate::metrics::{Event, FellBack, Recorder, Retried, TargetHealth};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,81 +25,110 @@ pub struct Routed {
     pub result: Result<Reply, GatewayError>,
     /// The provider of the last attempt (the one that served, on success).
     pub provider: Arc<str>,
-    /// The model that served (a fallback's name when falling back).
+    /// The model of the last attempt (a fallback's name when falling back).
     pub model: Arc<str>,
     /// Attempts made, over all targets and fallbacks.
     pub attempts: u32,
 }
 
-/// What routing needs from the process.
+/// What routing needs from the process and the caller.
 pub struct Routing<'a> {
     pub pool: &'a ProviderPool,
     pub breakers: &'a Breakers,
     pub recorder: &'a Recorder,
     pub snapshot: &'a Snapshot,
+    /// The caller's concurrency slot, lent to every attempt.
+    pub slot: Option<Arc<Permit>>,
+}
+
+/// One model's turn in the chain.
+struct Turn<'a> {
+    route: &'a ModelRoute,
+    /// A fallback: counted in `llm_fallbacks_total` when first tried.
+    fallback: bool,
+    /// Breakers are ignored: they left nothing else to try.
+    panic: bool,
+    deadline: Instant,
 }
 
 /// Runs `req` over its model's targets, retries and fallbacks.
 pub async fn route(r: Routing<'_>, req: CallRequest) -> Routed {
-    let started = Instant::now();
     let cfg = &r.snapshot.routing;
-    // The overall budget: the first target's provider timeout.
-    let deadline = started + req.route.targets[0].provider.timeout;
-    let fallbacks = req
-        .route
-        .fallbacks
-        .iter()
-        .filter_map(|name| r.snapshot.model(name))
-        .filter(|m| m.enabled());
+    let deadline = Instant::now() + cfg.request_timeout;
+    let chain = chain(r.snapshot, &req.route);
     let mut routed = Routed {
         result: Err(GatewayError::new(
             ErrorKind::Unavailable,
-            format!(
-                "No healthy target for the model `{}`: every target is cooling down after failures.",
-                req.route.name
-            ),
+            format!("No target of the model `{}` is enabled.", req.route.name),
         )
         .with_code("no_healthy_target")),
         provider: req.route.owner().clone(),
         model: req.route.name.clone(),
         attempts: 0,
     };
-    for (i, route) in std::iter::once(&req.route).chain(fallbacks).enumerate() {
-        if i > 0 {
-            tracing::warn!(model = %req.route.name, fallback = %route.name, "falling back");
-            r.recorder.record(Event::FellBack(FellBack {
-                model: req.route.name.clone(),
-                fallback: route.name.clone(),
-            }));
+    for panic in [false, true] {
+        for (i, route) in chain.iter().enumerate() {
+            let turn = Turn {
+                route,
+                fallback: i > 0,
+                panic,
+                deadline,
+            };
+            if try_model(&r, cfg, turn, &req, &mut routed).await {
+                return routed;
+            }
         }
-        routed.model = route.name.clone();
-        if try_model(&r, cfg, route, &req, deadline, &mut routed).await {
+        if routed.attempts > 0 {
             break;
         }
     }
     routed
 }
 
-/// Tries one model's targets; true when done (success, or an error that
-/// must not be retried or fall back).
+/// The model, then its enabled fallbacks in order, each once.
+fn chain<'a>(snapshot: &'a Snapshot, model: &'a ModelRoute) -> Vec<&'a ModelRoute> {
+    let mut chain = vec![model];
+    for name in &model.fallbacks {
+        if let Some(m) = snapshot.model(name) {
+            if m.enabled() && chain.iter().all(|c| c.name != m.name) {
+                chain.push(m);
+            }
+        }
+    }
+    chain
+}
+
+/// Tries one model's targets; true when done (success, an error that must
+/// not be retried or fall back, or the deadline passed).
 async fn try_model(
     r: &Routing<'_>,
     cfg: &RoutingSettings,
-    route: &ModelRoute,
+    turn: Turn<'_>,
     req: &CallRequest,
-    deadline: Instant,
     routed: &mut Routed,
 ) -> bool {
+    let route = turn.route;
     let mut tried: Vec<usize> = Vec::new();
     for retry in 0..=route.max_retries {
-        let Some((idx, admission)) = pick(route, &tried, r.breakers) else {
+        if Instant::now() >= turn.deadline {
+            return true;
+        }
+        let Some((idx, admission)) = pick(route, &tried, r.breakers, turn.panic) else {
             return false;
         };
+        if turn.fallback && tried.is_empty() {
+            tracing::warn!(model = %req.route.name, fallback = %route.name, "falling back");
+            r.recorder.record(Event::FellBack(FellBack {
+                model: req.route.name.clone(),
+                fallback: route.name.clone(),
+            }));
+        }
         tried.push(idx);
         let target = &route.targets[idx];
         let key = breaker::key(target);
         routed.attempts += 1;
         routed.provider = target.provider.id.clone();
+        routed.model = route.name.clone();
         let probe = ProbeGuard {
             breakers: r.breakers,
             key: (admission == Admission::Probe).then(|| key.clone()),
@@ -110,17 +147,21 @@ async fn try_model(
                 anthropic_beta: req.anthropic_beta.clone(),
                 first_byte_timeout: cfg.first_byte_timeout,
                 stream_idle_timeout: cfg.stream_idle_timeout,
+                deadline: turn.deadline,
+                slot: r.slot.clone(),
             })
             .await;
-        let failed = result.as_ref().is_err_and(|e| e.kind.is_retryable());
-        let change = r.breakers.record(&key, failed, cfg, Instant::now());
-        probe.settled();
-        if let Some(((provider, model), healthy)) = change {
-            r.recorder.record(Event::TargetHealth(TargetHealth {
-                provider,
-                model,
-                healthy,
-            }));
+        if let Some(verdict) = verdict(&result) {
+            probe.settled();
+            if let Some(((provider, model), healthy)) =
+                r.breakers.record(&key, verdict, cfg, Instant::now())
+            {
+                r.recorder.record(Event::TargetHealth(TargetHealth {
+                    provider,
+                    model,
+                    healthy,
+                }));
+            }
         }
         let err = match result {
             Ok(reply) => {
@@ -138,12 +179,7 @@ async fn try_model(
             status = err.status().as_u16(),
             "upstream attempt failed"
         );
-        let retry_after = err
-            .retry_after
-            .as_deref()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+        let retry_after = err.retry_after;
         let retryable = err.kind.is_retryable();
         let kind = err.kind;
         routed.result = Err(err);
@@ -153,13 +189,18 @@ async fn try_model(
         if retry == route.max_retries {
             return false;
         }
-        // Honour Retry-After when the next attempt may hit the same target.
-        let same_target_next = route.targets.len() == 1;
+        // Honour Retry-After when the next attempt may hit the same target;
+        // a long one is the caller's to wait out (or a fallback serves).
+        let now = Instant::now();
         let mut wait = backoff(cfg.retry_backoff, retry, route.next_pick());
-        if same_target_next {
-            wait = wait.max(retry_after.unwrap_or_default());
+        if !others_available(route, idx, r.breakers, now) {
+            let asked = retry_after.unwrap_or_default();
+            if asked > cfg.max_retry_wait {
+                return false;
+            }
+            wait = wait.max(asked);
         }
-        if Instant::now() + wait >= deadline {
+        if now + wait >= turn.deadline {
             return false;
         }
         r.recorder.record(Event::Retried(Retried {
@@ -172,15 +213,65 @@ async fn try_model(
     false
 }
 
+/// What an attempt's outcome says about its target (see [`breaker`]);
+/// `None` when it says nothing: the call never reached the target, the
+/// caller left, or the answer could not be read.
+fn verdict(result: &Result<Reply, GatewayError>) -> Option<Verdict> {
+    let Err(e) = result else {
+        return Some(Verdict::Answered);
+    };
+    match e.kind {
+        ErrorKind::Upstream(429) => Some(Verdict::Throttled(e.retry_after)),
+        ErrorKind::Upstream(500..) | ErrorKind::Connection | ErrorKind::Timeout => {
+            Some(Verdict::Failed)
+        }
+        ErrorKind::Upstream(_) => Some(Verdict::Answered),
+        ErrorKind::InvalidRequest
+        | ErrorKind::Authentication
+        | ErrorKind::Permission
+        | ErrorKind::ModelNotFound
+        | ErrorKind::NotFound
+        | ErrorKind::PayloadTooLarge
+        | ErrorKind::HeadersTooLarge
+        | ErrorKind::RateLimited
+        | ErrorKind::BadUpstreamResponse
+        | ErrorKind::Unavailable
+        | ErrorKind::ClientClosed
+        | ErrorKind::Internal => None,
+    }
+}
+
+/// Whether a target of `route` other than `idx` could take a call now.
+fn others_available(route: &ModelRoute, idx: usize, breakers: &Breakers, now: Instant) -> bool {
+    route
+        .targets
+        .iter()
+        .enumerate()
+        .any(|(i, t)| i != idx && t.provider.enabled && breakers.available(&breaker::key(t), now))
+}
+
 /// Picks a target by weight among the enabled ones whose breaker admits a
-/// call, preferring targets not tried yet.
-fn pick(route: &ModelRoute, tried: &[usize], breakers: &Breakers) -> Option<(usize, Admission)> {
+/// call, preferring targets not tried yet. In panic mode every enabled
+/// target is a candidate, untried first, the one skipped for the shortest
+/// time first.
+fn pick(
+    route: &ModelRoute,
+    tried: &[usize],
+    breakers: &Breakers,
+    panic: bool,
+) -> Option<(usize, Admission)> {
     let now = Instant::now();
-    let usable: Vec<usize> = (0..route.targets.len())
-        .filter(|&i| {
-            let t = &route.targets[i];
-            t.provider.enabled && breakers.available(&breaker::key(t), now)
-        })
+    let enabled = (0..route.targets.len()).filter(|&i| route.targets[i].provider.enabled);
+    if panic {
+        return enabled
+            .min_by_key(|&i| {
+                let until = breakers.skipped_until(&breaker::key(&route.targets[i]), now);
+                (tried.contains(&i), until)
+            })
+            .map(|i| (i, Admission::Go));
+    }
+    let usable: Vec<usize> = enabled
+        .filter(|&i| breakers.available(&breaker::key(&route.targets[i]), now))
         .collect();
     let fresh: Vec<usize> = usable
         .iter()

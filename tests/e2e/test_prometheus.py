@@ -39,7 +39,7 @@ def scrape(base):
 
 def test_promtool_accepts_the_metrics_text():
     promtool = need("promtool")
-    with running_gateway(config(extra="[metrics]\ninclude_api_key_hash = true\n")) as base:
+    with running_gateway(config(extra="[metrics]\ninclude_api_key_hash = true\nkey_hash_salt = \"e2e-salt-0123456789\"\n")) as base:
         traffic(base)
         deadline = time.monotonic() + 10
         text = scrape(base)

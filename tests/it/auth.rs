@@ -37,6 +37,28 @@ async fn bearer_and_x_api_key_are_both_accepted() {
     assert_eq!(resp.status(), 200);
 }
 
+async fn chat_with_authorization(gw: &TestGateway, value: &str) -> reqwest::Response {
+    client()
+        .post(gw.url("/v1/chat/completions"))
+        .header("authorization", value)
+        .json(&body())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_required_and_matched_in_any_case() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    for value in ["bearer sk-test", "BEARER sk-test", "Bearer   sk-test "] {
+        let resp = chat_with_authorization(&gw, value).await;
+        assert_eq!(resp.status(), 200, "{value}");
+    }
+    for value in ["sk-test", "Basic sk-test", "Bearersk-test", "Bearer"] {
+        assert_401(chat_with_authorization(&gw, value).await).await;
+    }
+}
+
 #[tokio::test]
 async fn missing_unknown_and_disabled_keys_get_the_same_401() {
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));

@@ -141,6 +141,35 @@ async fn dropped_parameters_are_listed_in_a_header() {
 }
 
 #[tokio::test]
+async fn the_dropped_parameters_header_is_bounded_and_sanitised_before_the_call() {
+    let (up, gw) = start(MockReply::json(fixture("anthropic/response_text.json")));
+    let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}]});
+    let fields = body.as_object_mut().unwrap();
+    fields.insert("a\r\nset-cookie: x\u{0}".into(), json!(1));
+    fields.insert("b".repeat(1000), json!(1));
+    for i in 0..20_000 {
+        fields.insert(format!("unknown_{i:05}"), json!(1));
+    }
+    let resp = gw.post("/v1/chat/completions", "sk-test", &body).await;
+    assert_eq!(resp.status(), 200);
+    let dropped = resp
+        .headers()
+        .get("x-gateway-dropped-params")
+        .expect("the header")
+        .to_str()
+        .expect("visible ASCII")
+        .to_owned();
+    assert!(dropped.len() < 4096, "{} bytes", dropped.len());
+    let names: Vec<&str> = dropped.split(',').collect();
+    assert_eq!(names.len(), 33, "{dropped}");
+    assert!(names.contains(&"a__set-cookie__x_"), "{dropped}");
+    assert!(names.contains(&"b".repeat(64).as_str()), "{dropped}");
+    assert_eq!(names[32], "+19970 more");
+    resp.text().await.unwrap();
+    assert_eq!(up.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn the_stream_is_converted_chunk_by_chunk_with_usage_when_asked() {
     let (_up, gw) = start(MockReply::sse(&fixture(
         "anthropic/stream_text_then_tool.sse",

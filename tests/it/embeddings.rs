@@ -80,6 +80,43 @@ async fn gemini_embeddings_are_converted_to_batch_embed_contents_and_back() {
 }
 
 #[tokio::test]
+async fn gemini_embedding_numbers_reach_the_caller_exactly_and_base64_stays_f32() {
+    let numbers = "[-0.4013671875, 0.30000000000000004, 1.5e-7, 2]";
+    let (_up, gw) = behind(
+        "gemini",
+        "/v1beta",
+        MockReply::json(format!(r#"{{"embeddings": [{{"values": {numbers}}}]}}"#)),
+    );
+    let body = json!({"model": "m", "input": "x", "encoding_format": "float"});
+    let text = gw
+        .post("/v1/embeddings", "sk-test", &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let sent = r#""embedding":[-0.4013671875,0.30000000000000004,1.5e-7,2]"#;
+    assert!(text.contains(sent), "{text}");
+
+    let mut b64 = body;
+    b64["encoding_format"] = json!("base64");
+    let v: Value = gw
+        .post("/v1/embeddings", "sk-test", &b64)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let want: Vec<u8> = [-0.401_367_2_f32, 0.3, 1.5e-7, 2.0]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    use base64::Engine as _;
+    let got = base64::engine::general_purpose::STANDARD
+        .decode(v["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
 async fn anthropic_providers_refuse_embeddings_clearly_and_mock_vectors_are_deterministic() {
     let (up, gw) = behind("anthropic", "/v1", MockReply::json("{}"));
     let resp = gw
@@ -130,4 +167,22 @@ async fn gemini_embedding_errors_map_like_chat() {
         )
         .await;
     assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn a_400_never_quotes_the_callers_text() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let secret = "secret-prompt-text";
+    for body in [
+        json!({"model": "demo", "input": "x", "encoding_format": secret}),
+        json!({"model": "demo", "input": "x", "dimensions": secret}),
+        json!({"model": "demo", "input": [1, secret]}),
+        json!({"model": ["demo", secret], "input": "x"}),
+    ] {
+        let resp = gw.post("/v1/embeddings", "sk-test", &body).await;
+        assert_eq!(resp.status(), 400);
+        let text = resp.text().await.unwrap();
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains("Invalid request body: "), "{text}");
+    }
 }

@@ -32,15 +32,14 @@ async fn raw_post(gw: &TestGateway, body: &'static str) -> reqwest::Response {
 #[tokio::test]
 async fn malformed_json_and_missing_fields_are_400_saying_what_is_wrong() {
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
-    let (s, v) = error_of(raw_post(&gw, "{not json").await).await;
-    assert_eq!(s, 400);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Invalid request body: key must be a string"),
-        "{v}"
-    );
+    for (body, column) in [("{not json", 2), (r#"{"model":"gpt-4o","messages":["#, 30)] {
+        let (s, v) = error_of(raw_post(&gw, body).await).await;
+        assert_eq!(s, 400);
+        assert_eq!(
+            v["error"]["message"],
+            format!("The request body is not valid JSON (line 1, column {column})."),
+        );
+    }
     let (s, v) = error_of(raw_post(&gw, r#"{"model":"gpt-4o"}"#).await).await;
     assert_eq!(s, 400);
     assert!(
@@ -74,6 +73,56 @@ async fn a_body_over_the_limit_is_413() {
     let (s, v) = error_of(gw.post("/v1/chat/completions", "sk-test", &big).await).await;
     assert_eq!(s, 413);
     assert_eq!(v["error"]["code"], "request_too_large");
+}
+
+#[tokio::test]
+async fn a_head_over_the_limit_is_431_in_the_callers_shape() {
+    let gw = TestGateway::start(
+        &openai_config("http://127.0.0.1:9", "")
+            .replace("[server]\n", "[server]\nmax_header_bytes = 2048\n"),
+    );
+    let send = |path: &'static str, filler: usize| {
+        client()
+            .post(gw.url(path))
+            .bearer_auth("sk-test")
+            .header("x-filler", "f".repeat(filler))
+            .json(&json!({"model": "demo", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(
+        send("/v1/chat/completions", 1000).await.unwrap().status(),
+        200
+    );
+
+    let resp = send("/v1/chat/completions", 3000).await.unwrap();
+    assert_eq!(resp.headers()["connection"], "close");
+    let (s, v) = error_of(resp).await;
+    assert_eq!(s, 431);
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["code"], "request_headers_too_large");
+
+    let resp = send("/v1/messages", 3000).await.unwrap();
+    assert_eq!(resp.status(), 431);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "request_too_large");
+
+    // The default (64 KiB) is below actix's own 128 KiB, so the caller's
+    // shape holds there too.
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .header("x-filler", "f".repeat(100_000))
+        .json(&chat(false))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = error_of(resp).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (431, Some("request_headers_too_large"))
+    );
 }
 
 #[tokio::test]
@@ -267,4 +316,84 @@ async fn an_unknown_endpoint_is_404_in_openai_shape() {
     let resp = client().get(gw.url("/v1/nope")).send().await.unwrap();
     let (s, v) = error_of(resp).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_url")));
+}
+
+#[tokio::test]
+async fn an_upstream_error_echoing_the_provider_key_in_any_field_never_shows_it() {
+    let up = MockUpstream::always(MockReply::status_json(
+        400,
+        r#"{"error":{"message":"bad key sk-upstream-secret","type":"invalid_request_error","param":"x-sk-upstream-secret","code":"sk-upstream-secret"}}"#,
+    ));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let (s, v) = error_of(
+        gw.post("/v1/chat/completions", "sk-test", &chat(false))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(!v.to_string().contains("sk-upstream-secret"), "{v}");
+    assert_eq!(
+        (&v["error"]["param"], &v["error"]["code"]),
+        (&json!("x-***"), &json!("***"))
+    );
+}
+
+#[tokio::test]
+async fn a_mid_stream_upstream_error_echoing_the_provider_key_never_shows_it() {
+    let mut events = split_events(&fixture("openai/chat_stream.sse"))[..2].to_vec();
+    events.push("data: {\"error\":{\"message\":\"key sk-upstream-secret revoked\"}}\n\n".into());
+    let up = MockUpstream::always(MockReply::sse_pieces(events));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let data = sse_data(
+        gw.post("/v1/chat/completions", "sk-test", &chat(true))
+            .await,
+    )
+    .await;
+    let e = last_error_event(&data);
+    assert_eq!(e["error"]["message"], "key *** revoked", "{data:?}");
+}
+
+#[tokio::test]
+async fn a_400_never_quotes_the_callers_text() {
+    let (_up, gw) = behind("anthropic", "/v1", MockReply::json("{}"));
+    let secret = "secret-prompt-text";
+    for body in [
+        json!({"model": "m", "messages": secret}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": secret}),
+        // Past the routing fields, in the typed conversion to Anthropic.
+        json!({"model": "m", "messages": [{"role": secret, "content": "x"}]}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": secret}),
+    ] {
+        let (s, v) = error_of(gw.post("/v1/chat/completions", "sk-test", &body).await).await;
+        assert_eq!(s, 400, "{v}");
+        assert!(!v.to_string().contains(secret), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid request body: "),
+            "{v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_quoted_short_and_sanitised() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    for (model, quoted) in [
+        ("x".repeat(1024 * 1024), format!("{}…", "x".repeat(64))),
+        (
+            "bad\r\nmodel\u{0}\u{202e}".to_owned(),
+            "bad??model??".to_owned(),
+        ),
+    ] {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "x"}]});
+        let resp = gw.post("/v1/chat/completions", "sk-test", &body).await;
+        let (s, v) = error_of(resp).await;
+        assert_eq!(s, 404);
+        assert_eq!(
+            v["error"]["message"],
+            format!("The model `{quoted}` does not exist on this gateway.")
+        );
+    }
 }

@@ -278,7 +278,56 @@ async fn a_shared_limit_store_is_refused_until_one_exists() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("limits.store: `redis` is not available"),
+        err.contains("limits.store: is not available: only `local`"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn callers_who_hang_up_cancel_their_upstream_calls_and_hold_their_slots_until_then() {
+    let up = MockUpstream::always(MockReply {
+        body: MockBody::Hang,
+        ..MockReply::json("")
+    });
+    let text = openai_config(&up.url("/v1"), "")
+        .replace("name = \"team-a\"", "name = \"team-a\"\nmax_concurrent = 2")
+        .replace("timeout_seconds = 5", "timeout_seconds = 120");
+    let gw = TestGateway::start(&text);
+    let mut traffic = up.traffic();
+    let body = ask("gpt-4o", "x", false);
+    let hang_ups = async {
+        for i in 1..=10 {
+            // Hang up once the upstream has the call; a 429 (the slot of the
+            // call before is still held) is asked again.
+            loop {
+                let mut conn = raw_post(gw.addr, "/v1/chat/completions", "sk-test", &body).await;
+                let mut head = [0u8; 12];
+                tokio::select! {
+                    t = traffic.wait_for(|t| t.arrived == i) => {
+                        t.expect("mock alive");
+                        break;
+                    }
+                    read = tokio::io::AsyncReadExt::read_exact(&mut conn, &mut head) => {
+                        read.expect("an answer");
+                        assert_eq!(&head, b"HTTP/1.1 429");
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), hang_ups)
+        .await
+        .expect("ten calls reached the upstream");
+    let ended = tokio::time::timeout(Duration::from_secs(10), traffic.wait_for(|t| t.open == 0))
+        .await
+        .is_ok();
+    let seen = *traffic.borrow();
+    assert!(
+        ended,
+        "the upstream calls ran on after the hang-ups: {seen:?}"
+    );
+    assert!(
+        seen.most_open <= 2,
+        "more upstream calls at once than max_concurrent: {seen:?}"
     );
 }

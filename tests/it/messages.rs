@@ -266,3 +266,31 @@ async fn models_are_listed_in_anthropic_shape_for_anthropic_clients() {
         (Some("demo"), Some("gpt-4o"), Some(false))
     );
 }
+
+#[tokio::test]
+async fn a_wrongly_typed_routing_field_is_named_and_not_quoted() {
+    let gw = TestGateway::start(&provider_config("mock", "http://127.0.0.1:9"));
+    let mut body = hello(false);
+    body["stream"] = json!("secret-prompt-text");
+    let resp = post_messages(&gw, "/v1/messages", &body).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["message"], "stream: a boolean is required");
+    for (model, message) in [
+        (json!(null), "model: a string is required"),
+        (json!(["secret-prompt-text"]), "model: a string is required"),
+    ] {
+        body = hello(false);
+        body["model"] = model;
+        let resp = post_messages(&gw, "/v1/messages", &body).await;
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["message"], message);
+    }
+    let body = json!({"max_tokens": 5, "messages": []});
+    let v: Value = post_messages(&gw, "/v1/messages", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["error"]["message"], "model: Field required");
+}

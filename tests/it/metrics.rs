@@ -247,13 +247,37 @@ async fn unknown_keys_and_models_cannot_add_label_values() {
 }
 
 #[tokio::test]
-async fn key_hashes_are_published_only_when_asked_and_never_the_key() {
+async fn unknown_methods_cannot_add_label_values() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    for i in 0..50 {
+        let token = format!("X{i}{}", "M".repeat(1000));
+        let method = reqwest::Method::from_bytes(token.as_bytes()).unwrap();
+        let resp = client()
+            .request(method, gw.url(CHAT))
+            .bearer_auth("sk-test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "unknown_url");
+    }
+    let series = [("endpoint", CHAT), ("method", "OTHER"), ("status", "404")];
+    gw.expect_metric("llm_gateway_http_requests_total", &series, 50.0)
+        .await;
+    let text = gw.scrape().await;
+    assert!(!text.contains("MMMM"), "a method token reached /metrics");
+}
+
+#[tokio::test]
+async fn key_hashes_are_published_only_when_asked_salted_and_never_the_key() {
+    let salt = "per-deployment-salt-0123";
     let gw = TestGateway::start(&openai_config(
         "http://127.0.0.1:9",
-        "[metrics]\ninclude_api_key_hash = true\n",
+        &format!("[metrics]\ninclude_api_key_hash = true\nkey_hash_salt = \"{salt}\"\n"),
     ));
-    use sha2::Digest;
-    let hash: String = sha2::Sha256::digest(b"sk-test")[..6]
+    let salted = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, salt.as_bytes());
+    let hash: String = ring::hmac::sign(&salted, b"sk-test").as_ref()[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -263,9 +287,38 @@ async fn key_hashes_are_published_only_when_asked_and_never_the_key() {
         1.0,
     )
     .await;
+    // The unsalted SHA-256 prefix is what a weak key could be found from.
+    use sha2::Digest;
+    let unsalted: String = sha2::Sha256::digest(b"sk-test")[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let text = gw.scrape().await;
+    assert!(
+        !text.contains(&unsalted) && !text.contains("sk-test"),
+        "{text}"
+    );
 
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
     assert!(!gw.scrape().await.contains("llm_api_key_info{"));
+}
+
+#[test]
+fn key_hashes_are_refused_without_a_long_enough_salt() {
+    for extra in [
+        "[metrics]\ninclude_api_key_hash = true\n",
+        "[metrics]\ninclude_api_key_hash = true\nkey_hash_salt = \"short\"\n",
+    ] {
+        let err =
+            llm_gateway::config::load::load_str(&openai_config("http://127.0.0.1:9", extra), "t")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("t: metrics.key_hash_salt: is required"),
+            "{err}"
+        );
+        assert!(!err.contains("short"), "{err}");
+    }
 }
 
 #[tokio::test]

@@ -143,7 +143,7 @@ async fn invalid_files_are_refused_and_the_old_config_keeps_serving() {
         .text()
         .await
         .unwrap()
-        .contains("models.\\\"orphan\\\".provider: `nobody` is not a configured provider"));
+        .contains("models.\\\"orphan\\\".provider: is not a configured provider"));
 
     assert_eq!(gw.generation().await, 1);
     assert_eq!(
@@ -165,6 +165,126 @@ async fn invalid_files_are_refused_and_the_old_config_keeps_serving() {
         .await;
     gw.expect_metric("llm_config_reloads_total", &[("result", "success")], 1.0)
         .await;
+}
+
+async fn admin_reload_forced(gw: &TestGateway, force: &str) -> reqwest::Response {
+    client()
+        .post(gw.url(&format!("/admin/reload?force={force}")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_file_that_removes_every_key_or_model_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let good = cfg("http://127.0.0.1:9", "k", "");
+    write_atomic(&path, &good);
+    let gw = TestGateway::start_file(&path);
+
+    // Truncated before the models: valid TOML, every model gone.
+    let truncated = &good[..good.find("[models.").unwrap()];
+    write_atomic(&path, truncated);
+    let r = gw.admin_reload(ADMIN).await;
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "config_empty");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("would remove every model"), "{message}");
+    assert_eq!(gw.generation().await, 1);
+    assert_eq!(
+        gw.post("/v1/chat/completions", "sk-test", &ask("demo", false))
+            .await
+            .status(),
+        200
+    );
+    gw.expect_metric(
+        "llm_config_reloads_total",
+        &[("result", "refused_empty")],
+        1.0,
+    )
+    .await;
+
+    assert_eq!(admin_reload_forced(&gw, "yes").await.status(), 400);
+    let r = admin_reload_forced(&gw, "true").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["config_generation"], 2);
+    assert_eq!(
+        gw.post("/v1/chat/completions", "sk-test", &ask("demo", false))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_watcher_refuses_an_empty_file_but_publishes_one_that_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_atomic(&path, &cfg("http://127.0.0.1:9", "k", ""));
+    let gw = TestGateway::start_file(&path);
+
+    write_atomic(&path, "");
+    gw.expect_metric(
+        "llm_config_reloads_total",
+        &[("result", "refused_empty")],
+        1.0,
+    )
+    .await;
+    assert_eq!(gw.generation().await, 1);
+    assert_eq!(
+        gw.post("/v1/chat/completions", "sk-test", &ask("demo", false))
+            .await
+            .status(),
+        200
+    );
+
+    write_atomic(&path, "[server]\nallow_empty_reload = true\n");
+    gw.await_generation(2).await;
+    assert_eq!(
+        gw.post("/v1/chat/completions", "sk-test", &ask("demo", false))
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_refused_reload_names_the_field_but_never_its_value_in_the_answer_or_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let good = cfg("http://127.0.0.1:9", "sk-provider-secret", "")
+        .replace("log_level = \"warn\"", "log_level = \"info\"");
+    write_atomic(&path, &good);
+    let (port, log) = (free_port(), dir.path().join("out.log"));
+    let mut proc = Proc::serve(&path, port, &[], Some(&log));
+    proc.wait_ready(port).await;
+
+    let bad = good.replace("127.0.0.1:9\"", "127.0.0.1:9/v1?key=SECRET-in-url\"");
+    write_atomic(&path, &bad);
+    let r = client()
+        .post(format!("http://127.0.0.1:{port}/admin/reload"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("providers.openai.base_url: must have no query string"),
+        "{body}"
+    );
+    assert!(!body.contains("SECRET"), "{body}");
+    // The refusal is logged before the answer is sent.
+    let out = std::fs::read_to_string(&log).unwrap();
+    let line = out
+        .lines()
+        .find(|l| l.contains("config reload refused"))
+        .unwrap_or_else(|| panic!("no refusal logged in:\n{out}"));
+    assert!(line.contains("providers.openai.base_url"), "{line}");
+    assert!(!out.contains("SECRET"), "{out}");
 }
 
 #[tokio::test]
@@ -212,10 +332,33 @@ async fn the_admin_endpoint_refuses_wrong_keys_and_is_off_without_an_admin_key()
     let gw = TestGateway::start_file(&path);
     assert_eq!(gw.admin_reload("sk-test").await.status(), 401);
     assert_eq!(gw.admin_reload("").await.status(), 401);
+    let bare = client()
+        .post(gw.url("/admin/reload"))
+        .header("authorization", ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401, "a key without the Bearer scheme");
     assert_eq!(gw.generation().await, 1);
 
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
     assert_eq!(gw.admin_reload(ADMIN).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_admin_endpoint_matches_the_bearer_scheme_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    write_atomic(&path, &cfg("http://127.0.0.1:9", "k", ""));
+    let gw = TestGateway::start_file(&path);
+    let resp = client()
+        .post(gw.url("/admin/reload"))
+        .header("authorization", format!("bearer {ADMIN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(gw.generation().await, 2);
 }
 
 #[tokio::test]

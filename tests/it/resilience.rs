@@ -39,6 +39,14 @@ timeout_seconds = 5
     )
 }
 
+/// [`two_providers`] with `routing` lines added to its `[routing]` table.
+fn two_providers_routing(a: &str, b: &str, routing: &str, extra: &str) -> String {
+    two_providers(a, b, extra).replace(
+        "retry_backoff_ms = 1\n",
+        &format!("retry_backoff_ms = 1\n{routing}\n"),
+    )
+}
+
 /// A mock that fails with `status` for its first `failures` requests, then
 /// answers the recorded completion.
 fn failing_first(failures: usize, status: u16, retry_after: Option<&'static str>) -> MockUpstream {
@@ -351,4 +359,282 @@ provider = "spare"
         .post("/v1/chat/completions", "sk-test", &ask("m", false))
         .await;
     assert_eq!(header(&r, "x-gateway-provider"), Some("a"));
+}
+
+#[tokio::test]
+async fn an_upstream_retry_after_comes_back_parsed_in_whole_seconds_or_not_at_all() {
+    let in_two_minutes = actix_web::http::header::HttpDate::from(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(120),
+    )
+    .to_string();
+    for (sent, back) in [
+        ("7", Some(7..=7)),
+        ("2.5", Some(3..=3)),
+        (in_two_minutes.as_str(), Some(100..=120)),
+        // Would not fit a Duration: this used to panic the request.
+        ("1e20", None),
+        ("sk-upstream-secret", None),
+    ] {
+        let a = MockUpstream::always(
+            MockReply::status_json(429, fixture("openai/error_429.json"))
+                .header("retry-after", sent),
+        );
+        let text = two_providers(
+            &a.url("/v1"),
+            "http://127.0.0.1:9",
+            "[models.m]\nprovider = \"a\"\nmax_retries = 0\n",
+        );
+        let gw = TestGateway::start(&text);
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &ask("m", false))
+            .await;
+        assert_eq!(resp.status(), 429, "{sent}");
+        let got = header(&resp, "retry-after").map(|v| v.parse::<u64>().unwrap());
+        match back {
+            Some(range) => assert!(got.is_some_and(|s| range.contains(&s)), "{sent}: {got:?}"),
+            None => assert_eq!(got, None, "{sent}"),
+        }
+        assert!(
+            resp.headers()
+                .iter()
+                .all(|(_, v)| !v.to_str().unwrap_or("").contains("sk-upstream-secret")),
+            "{sent}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hung_whole_answer_times_out_to_the_next_target() {
+    let a = MockUpstream::always(MockReply {
+        body: MockBody::Hang,
+        ..MockReply::json("")
+    });
+    let b = failing_first(0, 500, None);
+    let models = "[models.m]\ntargets = [{ provider = \"a\" }, { provider = \"b\" }]\n";
+    // The first target's own timeout no longer bounds the whole call.
+    let text = two_providers(&a.url("/v1"), &b.url("/v1"), models).replacen(
+        "timeout_seconds = 5",
+        "timeout_seconds = 0.3",
+        1,
+    );
+    let gw = TestGateway::start(&text);
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-gateway-provider"), Some("b"));
+    assert_eq!(header(&resp, "x-gateway-attempts"), Some("2"));
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 1));
+}
+
+#[tokio::test]
+async fn the_request_deadline_bounds_every_attempt_and_fallback() {
+    let hang = || {
+        MockUpstream::always(MockReply {
+            body: MockBody::Hang,
+            ..MockReply::json("")
+        })
+    };
+    let (a, b) = (hang(), hang());
+    let models = "[models.m]\ntargets = [{ provider = \"a\" }, { provider = \"b\" }]\nfallbacks = [\"backup\"]\n[models.backup]\nprovider = \"b\"\n";
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        &b.url("/v1"),
+        "request_timeout_seconds = 0.5",
+        models,
+    );
+    let gw = TestGateway::start(&text);
+    let started = std::time::Instant::now();
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 504);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "ended by the 0.5 s deadline, not a 5 s provider timeout"
+    );
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_max_retry_wait_goes_back_to_the_caller() {
+    let a = MockUpstream::always(
+        MockReply::status_json(429, fixture("openai/error_429.json")).header("retry-after", "5"),
+    );
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        "http://127.0.0.1:9",
+        "max_retry_wait_seconds = 2",
+        "[models.m]\nprovider = \"a\"\n",
+    );
+    let gw = TestGateway::start(&text);
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(header(&resp, "retry-after"), Some("5"));
+    assert_eq!(header(&resp, "x-gateway-attempts"), Some("1"));
+    assert_eq!(a.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_open_breaker_never_refuses_a_model_whose_only_target_could_serve() {
+    let a = failing_first(1, 500, None);
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        "http://127.0.0.1:9",
+        "breaker_failures = 1\nbreaker_cooldown_seconds = 600",
+        "[models.m]\nprovider = \"a\"\napi_model = \"x\"\nmax_retries = 0\n",
+    );
+    let gw = TestGateway::start(&text);
+    let failed = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(failed.status(), 502);
+    let healthy = [("provider", "a"), ("model", "x")];
+    gw.expect_metric("llm_target_healthy", &healthy, 0.0).await;
+    // The breaker is open for ten minutes, but it is the model's last target.
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &ask("m", false))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-gateway-provider"), Some("a"));
+    assert_eq!(a.requests().len(), 2);
+    gw.expect_metric("llm_target_healthy", &healthy, 1.0).await;
+}
+
+#[tokio::test]
+async fn a_429_opens_no_breaker_and_skips_its_target_while_retry_after_runs() {
+    // Alone, a rate-limited target keeps being asked: its 429 and
+    // Retry-After reach the caller, never a gateway 503.
+    let a = MockUpstream::always(
+        MockReply::status_json(429, fixture("openai/error_429.json")).header("retry-after", "60"),
+    );
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        "http://127.0.0.1:9",
+        "breaker_failures = 1",
+        "[models.m]\nprovider = \"a\"\napi_model = \"x\"\nmax_retries = 0\n",
+    );
+    let gw = TestGateway::start(&text);
+    for _ in 0..4 {
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &ask("m", false))
+            .await;
+        assert_eq!(resp.status(), 429);
+        assert_eq!(header(&resp, "retry-after"), Some("60"));
+    }
+    assert_eq!(a.requests().len(), 4);
+    gw.expect_metric(
+        "llm_target_healthy",
+        &[("provider", "a"), ("model", "x")],
+        1.0,
+    )
+    .await;
+
+    // With another target, the rate-limited one is skipped until then.
+    let a = MockUpstream::always(
+        MockReply::status_json(429, fixture("openai/error_429.json")).header("retry-after", "60"),
+    );
+    let b = failing_first(0, 500, None);
+    let models = "[models.m]\ntargets = [{ provider = \"a\" }, { provider = \"b\" }]\n";
+    let gw = TestGateway::start(&two_providers(&a.url("/v1"), &b.url("/v1"), models));
+    for attempts in ["2", "1", "1", "1"] {
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &ask("m", false))
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-gateway-provider"), Some("b"));
+        assert_eq!(header(&resp, "x-gateway-attempts"), Some(attempts));
+    }
+    assert_eq!((a.requests().len(), b.requests().len()), (1, 4));
+}
+
+#[tokio::test]
+async fn when_everything_fails_the_last_error_comes_back_even_once_every_breaker_is_open() {
+    let a = failing_first(usize::MAX, 500, None);
+    let b = MockUpstream::always(MockReply::status_json(
+        503,
+        fixture("openai/error_500.json"),
+    ));
+    let models = "[models.m]\nprovider = \"a\"\nfallbacks = [\"backup\"]\nmax_retries = 0\n[models.backup]\nprovider = \"b\"\nmax_retries = 0\n";
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        &b.url("/v1"),
+        "breaker_failures = 1\nbreaker_cooldown_seconds = 600",
+        models,
+    );
+    let gw = TestGateway::start(&text);
+    // The first call opens both breakers; the next ones still try both.
+    for _ in 0..3 {
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &ask("m", false))
+            .await;
+        assert_eq!(resp.status(), 503);
+        assert_eq!(header(&resp, "x-gateway-provider"), Some("b"));
+        assert_eq!(header(&resp, "x-gateway-attempts"), Some("2"));
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "server_error");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("The server had an error"),
+            "the upstream's error, not the gateway's: {v}"
+        );
+    }
+    let resp = client()
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", "sk-test")
+        .json(&json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 529, "503 in Anthropic's words");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "overloaded_error");
+    assert_eq!((a.requests().len(), b.requests().len()), (4, 4));
+    gw.expect_metric(
+        "llm_fallbacks_total",
+        &[("model", "m"), ("fallback", "backup")],
+        4.0,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_fallback_counts_once_and_only_when_it_is_taken() {
+    let a = failing_first(usize::MAX, 500, None);
+    let dead = failing_first(usize::MAX, 500, None);
+    let b = failing_first(0, 500, None);
+    let models = format!(
+        "[providers.c]\ntype = \"openai\"\nbase_url = \"{}\"\n\
+         [models.m]\nprovider = \"a\"\nfallbacks = [\"dead\", \"backup\", \"backup\"]\nmax_retries = 0\n\
+         [models.dead]\nprovider = \"c\"\nmax_retries = 0\n\
+         [models.backup]\nprovider = \"b\"\n",
+        dead.url("/v1")
+    );
+    let text = two_providers_routing(
+        &a.url("/v1"),
+        &b.url("/v1"),
+        "breaker_failures = 1\nbreaker_cooldown_seconds = 600",
+        &models,
+    );
+    let gw = TestGateway::start(&text);
+    let mut attempts = vec![];
+    for _ in 0..2 {
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &ask("m", false))
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-gateway-provider"), Some("b"));
+        attempts.push(header(&resp, "x-gateway-attempts").unwrap().to_owned());
+    }
+    // The second call skips `m` and `dead`, whose breakers are open.
+    assert_eq!(attempts, ["3", "1"]);
+    let counted = |fallback| [("model", "m"), ("fallback", fallback)];
+    gw.expect_metric("llm_fallbacks_total", &counted("backup"), 2.0)
+        .await;
+    gw.expect_metric("llm_fallbacks_total", &counted("dead"), 1.0)
+        .await;
 }

@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -44,8 +45,7 @@ impl EmbeddingsRequest {
     /// are 400s that name the field and the expected shape, never the
     /// caller's text.
     pub fn parse(body: &[u8]) -> Result<Self, Error> {
-        let req: Self = serde_json::from_slice(body)
-            .map_err(|e| Error::invalid(format!("Invalid request body: {e}")))?;
+        let req: Self = serde_json::from_slice(body).map_err(|e| Error::bad_body(&e))?;
         req.validate()?;
         Ok(req)
     }
@@ -316,7 +316,41 @@ struct EmbeddingOut<'a> {
 #[serde(untagged)]
 enum VectorOut<'a> {
     Float(&'a [f32]),
+    Sent(&'a [&'a RawValue]),
     Base64(String),
+}
+
+/// One embedding for [`openai_response`].
+#[derive(Debug, Clone)]
+pub enum Vector<'a> {
+    /// Numbers the gateway computed (the mock provider).
+    Computed(Vec<f32>),
+    /// A provider's numbers: their JSON text, written back exactly as sent
+    /// for `float` (a provider may send more digits than an `f32` holds), and
+    /// the same numbers as `f32` for `base64`. Built by [`Vector::sent`].
+    Sent {
+        text: Vec<&'a RawValue>,
+        values: Vec<f32>,
+    },
+}
+
+impl<'a> Vector<'a> {
+    /// A provider's vector, or `None` when it is empty or an entry is not a
+    /// number or beyond `f32`'s range.
+    pub fn sent(text: Vec<&'a RawValue>) -> Option<Self> {
+        let values = text
+            .iter()
+            .map(|n| n.get().parse::<f32>().ok().filter(|x| x.is_finite()))
+            .collect::<Option<Vec<f32>>>()?;
+        (!values.is_empty()).then_some(Self::Sent { text, values })
+    }
+
+    /// The numbers as `f32`.
+    pub fn values(&self) -> &[f32] {
+        match self {
+            Self::Computed(v) | Self::Sent { values: v, .. } => v,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -326,11 +360,12 @@ struct UsageOut {
 }
 
 /// Builds an OpenAI embeddings response body: `{"object":"list","data":[{"object":"embedding","index":i,"embedding":…}],"model","usage"}`,
-/// vectors in input order, each a float array or (for [`EncodingFormat::Base64`]) the standard
-/// base64 of its little-endian `f32` bytes. `total_tokens` equals `prompt_tokens`.
+/// vectors in input order, each a float array (a provider's numbers as it
+/// wrote them) or (for [`EncodingFormat::Base64`]) the standard base64 of its
+/// little-endian `f32` bytes. `total_tokens` equals `prompt_tokens`.
 pub fn openai_response(
     model: &str,
-    vectors: &[Vec<f32>],
+    vectors: &[Vector<'_>],
     format: EncodingFormat,
     prompt_tokens: u64,
 ) -> Vec<u8> {
@@ -340,9 +375,10 @@ pub fn openai_response(
         .map(|(index, v)| EmbeddingOut {
             object: "embedding",
             index,
-            embedding: match format {
-                EncodingFormat::Float => VectorOut::Float(v),
-                EncodingFormat::Base64 => VectorOut::Base64(base64_f32(v)),
+            embedding: match (format, v) {
+                (EncodingFormat::Float, Vector::Computed(v)) => VectorOut::Float(v),
+                (EncodingFormat::Float, Vector::Sent { text, .. }) => VectorOut::Sent(text),
+                (EncodingFormat::Base64, v) => VectorOut::Base64(base64_f32(v.values())),
             },
         })
         .collect();
@@ -593,9 +629,43 @@ mod tests {
     fn base64_is_little_endian_f32_standard_padded() {
         assert_eq!(base64_f32(&[1.0, -2.0]), "AACAPwAAAMA=");
         assert_eq!(base64_f32(&[]), "");
-        let body = openai_response("m", &[vec![1.0, -2.0]], EncodingFormat::Base64, 3);
+        let body = openai_response(
+            "m",
+            &[Vector::Computed(vec![1.0, -2.0])],
+            EncodingFormat::Base64,
+            3,
+        );
         let got: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(got["data"][0]["embedding"], json!("AACAPwAAAMA="));
+    }
+
+    #[test]
+    fn a_providers_numbers_are_written_as_sent_and_as_f32_in_base64() {
+        let text: Vec<Box<RawValue>> =
+            serde_json::from_str("[-0.4013671875, 0.30000000000000004, 1e-7, 5]").unwrap();
+        let v = Vector::sent(text.iter().map(AsRef::as_ref).collect()).unwrap();
+        assert_eq!(v.values(), [-0.401_367_2, 0.3, 1e-7, 5.0]);
+        let body = openai_response("m", std::slice::from_ref(&v), EncodingFormat::Float, 1);
+        let body = String::from_utf8(body).unwrap();
+        assert!(
+            body.contains(r#""embedding":[-0.4013671875,0.30000000000000004,1e-7,5]"#),
+            "{body}"
+        );
+        let body = openai_response("m", &[v], EncodingFormat::Base64, 1);
+        let got: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            got["data"][0]["embedding"],
+            json!(base64_f32(&[-0.401_367_2, 0.3, 1e-7, 5.0]))
+        );
+    }
+
+    #[test]
+    fn a_sent_vector_must_be_non_empty_finite_f32_numbers() {
+        for bad in ["[]", r#"["0.1"]"#, "[null]", "[1e300]", "[[0.1]]", "[true]"] {
+            let text: Vec<Box<RawValue>> = serde_json::from_str(bad).unwrap();
+            let vector = Vector::sent(text.iter().map(AsRef::as_ref).collect());
+            assert!(vector.is_none(), "{bad}");
+        }
     }
 
     fn floats(v: &Value) -> Vec<f32> {
@@ -609,11 +679,11 @@ mod tests {
     #[test]
     fn response_matches_the_recorded_openai_shape() {
         let recorded: Value = serde_json::from_str(fixture!("openai_response.json")).unwrap();
-        let vectors: Vec<Vec<f32>> = recorded["data"]
+        let vectors: Vec<Vector> = recorded["data"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| floats(&d["embedding"]))
+            .map(|d| Vector::Computed(floats(&d["embedding"])))
             .collect();
         let body = openai_response(
             "text-embedding-3-small",
@@ -758,12 +828,19 @@ mod tests {
         if let Ok(req) = serde_json::from_slice::<EmbeddingsRequest>(bytes) {
             let _ = req.validate();
             let _ = estimate_tokens(&req.input);
-            let vectors = mock_vectors(&req.input, req.dimensions.map(|d| d.min(64)));
+            let vectors: Vec<Vector> = mock_vectors(&req.input, req.dimensions.map(|d| d.min(64)))
+                .into_iter()
+                .map(Vector::Computed)
+                .collect();
             let _ = openai_response(&req.model, &vectors, req.format(), 1);
             let _ = gemini::embeddings::to_gemini(&req, "gemini-embedding-001");
         }
         for expected in [0, 1, 2, 3] {
-            let _ = gemini::embeddings::from_gemini(bytes, expected);
+            if let Ok(vectors) = gemini::embeddings::from_gemini(bytes, expected) {
+                for format in [EncodingFormat::Float, EncodingFormat::Base64] {
+                    let _ = openai_response("m", &vectors, format, 1);
+                }
+            }
         }
         let _ = gemini::error_from_gemini(400, bytes, None);
     }

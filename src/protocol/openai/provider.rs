@@ -7,6 +7,7 @@ use crate::protocol::raw::RawBody;
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error, ErrorKind};
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 /// An answer the gateway could not read.
 pub fn unreadable() -> Error {
@@ -17,7 +18,7 @@ pub fn unreadable() -> Error {
 }
 
 /// An OpenAI-shaped error answer: the upstream's message and code kept.
-pub fn openai_error(status: u16, body: &[u8], retry_after: Option<String>) -> Error {
+pub fn openai_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     #[derive(serde::Deserialize)]
     struct Body {
         error: Inner,

@@ -13,7 +13,8 @@ use llm_gateway::Gateway;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{watch, Notify};
 
 /// A fixture file's text.
 pub fn fixture(path: &str) -> String {
@@ -196,6 +197,38 @@ pub fn split_events(text: &str) -> Vec<String> {
 
 type Responder = Arc<dyn Fn(&Recorded) -> MockReply + Send + Sync>;
 
+/// What a mock upstream has been asked so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Requests received.
+    pub arrived: usize,
+    /// Requests whose handler still runs: a hanging one until the gateway
+    /// drops its connection.
+    pub open: usize,
+    /// The most requests open at once.
+    pub most_open: usize,
+}
+
+/// Counts one request as open while alive.
+struct OpenRequest(Arc<watch::Sender<Traffic>>);
+
+impl OpenRequest {
+    fn new(traffic: Arc<watch::Sender<Traffic>>) -> Self {
+        traffic.send_modify(|t| {
+            t.arrived += 1;
+            t.open += 1;
+            t.most_open = t.most_open.max(t.open);
+        });
+        Self(traffic)
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.send_modify(|t| t.open -= 1);
+    }
+}
+
 /// A mock provider: an HTTP server answering by a closure and recording
 /// every request.
 pub struct MockUpstream {
@@ -204,6 +237,7 @@ pub struct MockUpstream {
     /// Notified when a streamed response body is dropped before its end
     /// (the gateway closed the connection).
     pub stream_dropped: Arc<Notify>,
+    traffic: Arc<watch::Sender<Traffic>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -211,6 +245,7 @@ struct MockState {
     responder: Responder,
     requests: Arc<Mutex<Vec<Recorded>>>,
     stream_dropped: Arc<Notify>,
+    traffic: Arc<watch::Sender<Traffic>>,
 }
 
 impl MockUpstream {
@@ -218,10 +253,12 @@ impl MockUpstream {
     pub fn start(responder: impl Fn(&Recorded) -> MockReply + Send + Sync + 'static) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stream_dropped = Arc::new(Notify::new());
+        let traffic = Arc::new(watch::Sender::new(Traffic::default()));
         let state = web::Data::new(MockState {
             responder: Arc::new(responder),
             requests: requests.clone(),
             stream_dropped: stream_dropped.clone(),
+            traffic: traffic.clone(),
         });
         let listener = free_listener();
         let addr = listener.local_addr().expect("addr");
@@ -249,8 +286,14 @@ impl MockUpstream {
             addr,
             requests,
             stream_dropped,
+            traffic,
             handle,
         }
+    }
+
+    /// Its traffic, updated as requests arrive and end.
+    pub fn traffic(&self) -> watch::Receiver<Traffic> {
+        self.traffic.subscribe()
     }
 
     /// A mock that always gives the same answer.
@@ -294,6 +337,7 @@ impl Drop for DropGuard {
 }
 
 async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> HttpResponse {
+    let _open = OpenRequest::new(state.traffic.clone());
     let recorded = Recorded {
         method: req.method().to_string(),
         path: req.path().to_owned(),
@@ -354,6 +398,29 @@ async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> Ht
             b.streaming(futures_util::StreamExt::chain(head, tail))
         }
     }
+}
+
+/// Sends `body` as a POST with a bearer key over a raw connection, for
+/// tests that hang up: dropping the stream closes the connection.
+pub async fn raw_post(
+    addr: SocketAddr,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> tokio::net::TcpStream {
+    let body = body.to_string();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut conn = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("gateway accepts");
+    conn.write_all(format!("{head}{body}").as_bytes())
+        .await
+        .expect("request sent");
+    conn
 }
 
 /// Reads an SSE response to its end and returns the `data:` payloads.

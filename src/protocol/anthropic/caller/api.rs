@@ -76,7 +76,7 @@ fn error_type(status: u16) -> &'static str {
         401 => "authentication_error",
         403 => "permission_error",
         404 => "not_found_error",
-        413 => "request_too_large",
+        413 | 431 => "request_too_large",
         429 => "rate_limit_error",
         503 | 529 => "overloaded_error",
         504 => "timeout_error",

@@ -13,6 +13,7 @@ use crate::protocol::openai::{
     ChatResponse, Choice, FinishReason, FunctionCall, ResponseMessage, ThinkingBlock, ToolCall,
 };
 use crate::protocol::{Error, ErrorKind};
+use std::time::Duration;
 
 /// Converts a non-streaming Anthropic response body; an unreadable body is
 /// [`ErrorKind::BadUpstreamResponse`], and an error body that came with a 200
@@ -115,7 +116,7 @@ fn now() -> u64 {
 /// kind `Upstream(status)` with the upstream message (prefixed
 /// `anthropic: `) and the OpenAI `code` of §4.14; an unreadable body gets a
 /// generic message.
-pub fn error_from_anthropic(status: u16, body: &[u8], retry_after: Option<String>) -> Error {
+pub fn error_from_anthropic(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     match serde_json::from_slice::<ErrorResponse>(body) {
         Ok(e) => upstream_error(status, &e, retry_after),
         Err(_) => Error::new(
@@ -128,7 +129,11 @@ pub fn error_from_anthropic(status: u16, body: &[u8], retry_after: Option<String
 }
 
 /// A parsed Anthropic error as a [`Error`].
-pub(super) fn upstream_error(status: u16, e: &ErrorResponse, retry_after: Option<String>) -> Error {
+pub(super) fn upstream_error(
+    status: u16,
+    e: &ErrorResponse,
+    retry_after: Option<Duration>,
+) -> Error {
     let message = if e.error.message.is_empty() {
         format!("anthropic: upstream returned HTTP {status}")
     } else {
@@ -452,7 +457,8 @@ mod tests {
         ];
         for ((status, body), (s, code, msg)) in ERRORS.iter().zip(want) {
             assert_eq!(*status, s);
-            let e = error_from_anthropic(*status, body.as_bytes(), Some("7".to_owned()));
+            let seven = Some(Duration::from_secs(7));
+            let e = error_from_anthropic(*status, body.as_bytes(), seven);
             assert_eq!(e.kind, ErrorKind::Upstream(*status), "{status}");
             assert_eq!(e.code.as_deref(), code, "{status}");
             assert!(
@@ -460,7 +466,7 @@ mod tests {
                 "{status}: {}",
                 e.message
             );
-            assert_eq!(e.retry_after.as_deref(), Some("7"), "{status}");
+            assert_eq!(e.retry_after, seven, "{status}");
         }
     }
 

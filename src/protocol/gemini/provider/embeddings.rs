@@ -18,15 +18,18 @@
 //! Not invented: Gemini returns no usage for embeddings (the gateway uses
 //! [`crate::protocol::openai::embeddings::estimate_tokens`]), and vectors are passed
 //! on as Gemini sends them: Gemini normalises only its full-size vectors, so
-//! with `dimensions` they may not be unit length, unlike OpenAI's.
+//! with `dimensions` they may not be unit length, unlike OpenAI's. Their
+//! numbers reach the caller as Gemini wrote them (`float`), or as `f32`
+//! (`base64`, which OpenAI defines as little-endian `f32`).
 //! `batchEmbedContents` takes at most 100 inputs per call; a larger batch is
 //! Gemini's own 400.
 
 use super::model_path;
 use super::response::error_from_value;
-use crate::protocol::openai::embeddings::{EmbeddingInput, EmbeddingsRequest};
+use crate::protocol::openai::embeddings::{EmbeddingInput, EmbeddingsRequest, Vector};
 use crate::protocol::{Error, ErrorKind};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Extension fields read from the request's `extra` (not listed as dropped).
@@ -141,27 +144,28 @@ fn extension_str<'a>(
 }
 
 #[derive(Deserialize)]
-struct BatchResponse {
-    #[serde(default)]
-    embeddings: Option<Vec<ContentEmbedding>>,
+struct BatchResponse<'a> {
+    #[serde(default, borrow)]
+    embeddings: Option<Vec<ContentEmbedding<'a>>>,
     #[serde(default)]
     error: Option<Value>,
 }
 
 #[derive(Deserialize)]
-struct ContentEmbedding {
-    #[serde(default)]
-    values: Option<Vec<f32>>,
+struct ContentEmbedding<'a> {
+    #[serde(default, borrow)]
+    values: Option<Vec<&'a RawValue>>,
 }
 
 /// Converts a `batchEmbedContents` response into one vector per input, in
-/// input order. `expected` is the number of inputs sent.
+/// input order, borrowing Gemini's number texts so that they reach the
+/// caller exactly as sent. `expected` is the number of inputs sent.
 ///
 /// `BadUpstreamResponse` when the body cannot be read, holds no
 /// `embeddings`, holds a different number of them than `expected`, or an
-/// embedding without values or with a non-finite one. A 200 body holding an
-/// `error` object is that error.
-pub fn from_gemini(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, Error> {
+/// embedding without values or with one that is not a finite `f32`
+/// ([`Vector::sent`]). A 200 body holding an `error` object is that error.
+pub fn from_gemini(body: &[u8], expected: usize) -> Result<Vec<Vector<'_>>, Error> {
     let resp: BatchResponse = serde_json::from_slice(body)
         .map_err(|_| bad("Gemini returned an embeddings body that could not be read".into()))?;
     if let Some(error) = resp.error {
@@ -179,11 +183,12 @@ pub fn from_gemini(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, Error>
     embeddings
         .into_iter()
         .enumerate()
-        .map(|(i, e)| match e.values {
-            Some(v) if !v.is_empty() && v.iter().all(|x| x.is_finite()) => Ok(v),
-            _ => Err(bad(format!(
-                "Gemini returned an empty or invalid embedding at index {i}"
-            ))),
+        .map(|(i, e)| {
+            e.values.and_then(Vector::sent).ok_or_else(|| {
+                bad(format!(
+                    "Gemini returned an empty or invalid embedding at index {i}"
+                ))
+            })
         })
         .collect()
 }
@@ -331,9 +336,13 @@ mod tests {
         let body = fixture!("gemini_batch_response.json").as_bytes();
         let vectors = from_gemini(body, 3).unwrap();
         assert_eq!(vectors.len(), 3);
-        assert!(vectors.iter().all(|v| v.len() == 8));
-        assert_eq!(vectors[0][0], 0.020_591_874);
-        assert_eq!(vectors[2][7], -0.013_226_06);
+        assert!(vectors.iter().all(|v| v.values().len() == 8));
+        assert_eq!(vectors[0].values()[0], 0.020_591_874);
+        assert_eq!(vectors[2].values()[7], -0.013_226_06);
+        let Vector::Sent { text, .. } = &vectors[2] else {
+            panic!("Gemini's numbers are kept as sent");
+        };
+        assert_eq!(text[7].get(), "-0.01322606");
     }
 
     #[test]

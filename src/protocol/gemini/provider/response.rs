@@ -17,6 +17,7 @@
 //!   `modelVersion` (or the requested model).
 
 use super::{short_hash, tool_call_id, ResponseContext};
+use crate::protocol::error::bounded_wait;
 use crate::protocol::gemini::types::{
     Candidate, ErrorBody, ErrorEnvelope, GenerateContentResponse, PartIn, UsageMetadata,
 };
@@ -26,6 +27,7 @@ use crate::protocol::openai::{
 };
 use crate::protocol::{Error, ErrorKind};
 use serde_json::Value;
+use std::time::Duration;
 
 /// Converts a `generateContent` body into an OpenAI chat completion.
 ///
@@ -259,8 +261,8 @@ pub(crate) fn usage_from(u: &UsageMetadata) -> Usage {
 /// * Codes: 404 `model_not_found`, 429 `rate_limit_exceeded`, otherwise the
 ///   RPC status (`INVALID_ARGUMENT`, `FAILED_PRECONDITION`, …).
 /// * `retry_after` is the header's value, else the `google.rpc.RetryInfo`
-///   detail's `retryDelay` in whole seconds (`"17s"` → `"17"`).
-pub fn error_from_gemini(status: u16, body: &[u8], retry_after: Option<String>) -> Error {
+///   detail's `retryDelay` (`"17s"`), bounded like the header.
+pub fn error_from_gemini(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     let error = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(error_object)
@@ -273,7 +275,7 @@ pub fn error_from_gemini(status: u16, body: &[u8], retry_after: Option<String>) 
 pub(crate) fn error_from_value(
     default_status: u16,
     error: Value,
-    retry_after: Option<String>,
+    retry_after: Option<Duration>,
 ) -> Error {
     let body: ErrorBody = serde_json::from_value(error).unwrap_or_default();
     let status = body
@@ -292,7 +294,7 @@ fn error_object(v: Value) -> Option<ErrorBody> {
     serde_json::from_value::<ErrorEnvelope>(v).ok()?.error
 }
 
-fn build_error(status: u16, body: ErrorBody, retry_after: Option<String>) -> Error {
+fn build_error(status: u16, body: ErrorBody, retry_after: Option<Duration>) -> Error {
     let details = body.details.unwrap_or_default();
     let key_invalid = details
         .iter()
@@ -319,9 +321,8 @@ fn build_error(status: u16, body: ErrorBody, retry_after: Option<String>) -> Err
     }
 }
 
-/// `google.rpc.RetryInfo.retryDelay` (`"17s"`, `"0.5s"`) in whole seconds,
-/// rounded up.
-fn retry_delay(details: &[Value]) -> Option<String> {
+/// `google.rpc.RetryInfo.retryDelay` (`"17s"`, `"0.5s"`), bounded.
+fn retry_delay(details: &[Value]) -> Option<Duration> {
     let info = details.iter().find(|d| {
         d.get("@type")
             .and_then(Value::as_str)
@@ -336,11 +337,7 @@ fn retry_delay(details: &[Value]) -> Option<String> {
         })?,
         _ => return None,
     };
-    if !(0.0..=86_400.0).contains(&seconds) {
-        return None;
-    }
-    // Bounded above, so the cast cannot overflow.
-    Some(format!("{}", seconds.ceil() as u64))
+    bounded_wait(seconds)
 }
 
 #[cfg(test)]
@@ -661,7 +658,7 @@ mod tests {
         ErrorKind,
         Option<&'static str>,
         &'static str,
-        Option<&'static str>,
+        Option<u64>,
     );
 
     #[test]
@@ -693,7 +690,7 @@ mod tests {
                 ErrorKind::Upstream(429),
                 Some("rate_limit_exceeded"),
                 "You exceeded your current quota",
-                Some("17"),
+                Some(17),
             ),
             (
                 fixture!("error_429_resource_exhausted.json"),
@@ -702,7 +699,7 @@ mod tests {
                 ErrorKind::Upstream(429),
                 Some("rate_limit_exceeded"),
                 "You exceeded your current quota",
-                Some("5"),
+                Some(5),
             ),
             (
                 fixture!("error_500_internal.json"),
@@ -742,11 +739,12 @@ mod tests {
             ),
         ];
         for (body, status, header, kind, code, message, retry) in rows {
-            let e = error_from_gemini(status, body.as_bytes(), header.map(str::to_owned));
+            let header = header.and_then(|h: &str| h.parse().ok().map(Duration::from_secs));
+            let e = error_from_gemini(status, body.as_bytes(), header);
             assert_eq!(e.kind, kind, "{body}");
             assert_eq!(e.code.as_deref(), code, "{body}");
             assert!(e.message.starts_with(message), "{} / {body}", e.message);
-            assert_eq!(e.retry_after.as_deref(), retry, "{body}");
+            assert_eq!(e.retry_after, retry.map(Duration::from_secs), "{body}");
         }
     }
 
@@ -762,12 +760,12 @@ mod tests {
     }
 
     #[test]
-    fn retry_delay_is_read_in_whole_seconds() {
+    fn retry_delay_is_read_with_bounds() {
         let cases = [
-            (json!("17s"), Some("17")),
-            (json!("0.4s"), Some("1")),
-            (json!("2.000s"), Some("2")),
-            (json!({"seconds": "30"}), Some("30")),
+            (json!("17s"), Some(17_000)),
+            (json!("0.4s"), Some(400)),
+            (json!("2.000s"), Some(2_000)),
+            (json!({"seconds": "30"}), Some(30_000)),
             (json!("soon"), None),
             (json!("-3s"), None),
             (json!("1e30s"), None),
@@ -775,7 +773,8 @@ mod tests {
         for (delay, want) in cases {
             let details =
                 [json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay})];
-            assert_eq!(retry_delay(&details).as_deref(), want, "{delay}");
+            let want = want.map(Duration::from_millis);
+            assert_eq!(retry_delay(&details), want, "{delay}");
         }
     }
 }
