@@ -18,6 +18,8 @@ use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
 use crate::protocol::{anthropic, openai};
 use bytes::BytesMut;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The caller APIs the gateway serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,7 @@ impl InboundApi {
 /// A request in the lingua franca, and how its answers go back.
 pub struct Parsed {
     pub request: ChatRequest,
-    pub answer: Box<dyn Answer>,
+    pub answer: Arc<dyn Answer>,
 }
 
 /// How a converted answer goes back to one caller (per request: it knows
@@ -68,10 +70,9 @@ pub trait CallerApi: Sync {
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8>;
     /// An error as a mid-stream event.
     fn error_event(&self, e: &ErrorReply<'_>, out: &mut BytesMut);
-    /// Appends a keep-alive event for quiet streams; false when the API
-    /// has none.
-    fn keep_alive(&self, _out: &mut BytesMut) -> bool {
-        false
+    /// The keep-alive event for quiet streams, if the API has one.
+    fn keep_alive(&self) -> Option<&'static [u8]> {
+        None
     }
 }
 
@@ -138,6 +139,6 @@ pub trait ProviderApi: Sync {
     fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error>;
     /// Converts a lingua-franca request.
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error>;
-    /// Reads an error answer.
-    fn error(&self, status: u16, body: &[u8]) -> Error;
+    /// Reads an error answer (`retry_after`: the response's own header).
+    fn error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> Error;
 }

@@ -7,9 +7,10 @@ use crate::auth::Caller;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::governance::{KeyState, Permit};
 use crate::metrics::{CallDims, Endpoint, Event, InFlight, Observation, RateLimited, Recorder};
+use crate::protocol::raw::RawBody;
 use crate::state::Shared;
 use crate::upstream::router::{route, Routing};
-use crate::upstream::{CallRequest, ExtraHeaders, ProviderPool, Reply};
+use crate::upstream::{Call, ExtraHeaders, ProviderPool, Reply};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use std::convert::Infallible;
@@ -28,7 +29,7 @@ pub async fn serve(
     payload: web::Payload,
     endpoint: Endpoint,
     api: InboundApi,
-    prepare: impl FnOnce(&Caller, Bytes) -> Result<CallRequest, GatewayError>,
+    prepare: impl FnOnce(&Caller, Bytes) -> Result<Call, GatewayError>,
 ) -> HttpResponse {
     let started = Instant::now();
     let (Some(shared), Some(pool), Some(recorder)) = (
@@ -77,7 +78,7 @@ pub async fn serve(
             snapshot: &caller.snapshot,
             slot: permit.clone(),
         };
-        let routed = route(routing, call).await;
+        let routed = route(routing, Arc::new(call)).await;
         dims.provider = routed.provider;
         attempts = routed.attempts;
         routed.result
@@ -244,4 +245,10 @@ fn response_head(headers: ExtraHeaders, overhead: Duration) -> HttpResponseBuild
         format!("{:.3}", overhead.as_secs_f64() * 1000.0),
     ));
     b
+}
+
+/// The body scanned once, for every attempt of the call; not a JSON object
+/// is a 400.
+pub fn scan(body: Bytes) -> Result<RawBody, GatewayError> {
+    RawBody::parse(body).map_err(|e| GatewayError::bad_body(&e))
 }

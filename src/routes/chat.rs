@@ -1,6 +1,6 @@
 //! `POST /v1/chat/completions`: OpenAI format in and out, any provider.
 
-use super::call::serve;
+use super::call::{scan, serve};
 use super::ApiError;
 use crate::auth::Caller;
 use crate::config::{ModelRoute, Snapshot};
@@ -8,7 +8,7 @@ use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::metrics::Endpoint;
 use crate::protocol::error::quoted;
 use crate::protocol::openai::StreamOptions;
-use crate::upstream::{CallRequest, Operation};
+use crate::upstream::{Call, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -89,19 +89,20 @@ pub async fn completions(
             let head = ChatHead::parse(&body)?;
             let route = resolve(&caller.snapshot, &head.model)?;
             let stream = head.stream.unwrap_or(false);
-            Ok(CallRequest {
-                operation: Operation::Chat,
-                inbound: InboundApi::OpenAi,
-                include_usage: stream
-                    && head
-                        .stream_options
-                        .and_then(|o| o.include_usage)
-                        .unwrap_or(false),
-                body,
-                route: route.clone(),
-                stream,
-                anthropic_beta,
-            })
+            let mut call = Call::new(
+                Operation::Chat,
+                InboundApi::OpenAi,
+                scan(body)?,
+                route.clone(),
+            );
+            call.stream = stream;
+            call.include_usage = stream
+                && head
+                    .stream_options
+                    .and_then(|o| o.include_usage)
+                    .unwrap_or(false);
+            call.anthropic_beta = anthropic_beta;
+            Ok(call)
         },
     )
     .await

@@ -2,13 +2,13 @@
 //! has embeddings (OpenAI-compatible pass-through, Gemini conversion, the
 //! mock's deterministic vectors).
 
-use super::call::serve;
+use super::call::{scan, serve};
 use super::chat::resolve;
 use super::ApiError;
 use crate::auth::Caller;
 use crate::error::{GatewayError, InboundApi};
 use crate::metrics::Endpoint;
-use crate::upstream::{CallRequest, Operation};
+use crate::upstream::{Call, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -33,15 +33,12 @@ pub async fn create(
             let head: EmbeddingsHead =
                 serde_json::from_slice(&body).map_err(|e| GatewayError::bad_body(&e))?;
             let route = resolve(&c.snapshot, &head.model)?;
-            Ok(CallRequest {
-                operation: Operation::Embeddings,
-                inbound: InboundApi::OpenAi,
-                body,
-                route: route.clone(),
-                stream: false,
-                include_usage: false,
-                anthropic_beta: None,
-            })
+            Ok(Call::new(
+                Operation::Embeddings,
+                InboundApi::OpenAi,
+                scan(body)?,
+                route.clone(),
+            ))
         },
     )
     .await

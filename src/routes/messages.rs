@@ -2,14 +2,14 @@
 //! Messages API, for Claude Code and the Anthropic SDKs, served by any
 //! configured model (`?beta=true` and other query strings are ignored).
 
-use super::call::serve;
+use super::call::{scan, serve};
 use super::chat::resolve;
 use super::ApiError;
 use crate::auth::Caller;
 use crate::error::{GatewayError, InboundApi};
 use crate::metrics::Endpoint;
-use crate::protocol::raw::RawObject;
-use crate::upstream::{CallRequest, Operation};
+use crate::protocol::raw::RawBody;
+use crate::upstream::{Call, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The fields the gateway routes on; the rest is the dialect's.
@@ -20,21 +20,20 @@ struct MessagesHead {
 
 /// Reads each routing field on its own, so that an error names the field
 /// at fault (in Anthropic's words) and quotes nothing of the body.
-fn head(body: &[u8]) -> Result<MessagesHead, GatewayError> {
-    let obj = RawObject::parse(body).map_err(|e| GatewayError::bad_body(&e))?;
+fn head(obj: &RawBody) -> Result<MessagesHead, GatewayError> {
     let wrong = |field: &'static str, problem: &str| {
         GatewayError::invalid(format!("{field}: {problem}")).with_param(field)
     };
     let model = match obj.get("model") {
         None => return Err(wrong("model", "Field required")),
         Some(raw) => {
-            serde_json::from_str(raw.get()).map_err(|_| wrong("model", "a string is required"))?
+            serde_json::from_str(raw).map_err(|_| wrong("model", "a string is required"))?
         }
     };
     let stream = match obj.get("stream") {
         None => None,
         Some(raw) => {
-            serde_json::from_str(raw.get()).map_err(|_| wrong("stream", "a boolean is required"))?
+            serde_json::from_str(raw).map_err(|_| wrong("stream", "a boolean is required"))?
         }
     };
     Ok(MessagesHead { model, stream })
@@ -52,19 +51,15 @@ fn call(
     caller: &Caller,
     body: web::Bytes,
     operation: Operation,
-) -> Result<CallRequest, GatewayError> {
+) -> Result<Call, GatewayError> {
+    let body = scan(body)?;
     let head = head(&body)?;
     let route = resolve(&caller.snapshot, &head.model)?;
-    let stream = operation == Operation::Chat && head.stream.unwrap_or(false);
-    Ok(CallRequest {
-        operation,
-        inbound: InboundApi::Anthropic,
-        body,
-        route: route.clone(),
-        stream,
-        include_usage: true,
-        anthropic_beta: beta(req),
-    })
+    let mut call = Call::new(operation, InboundApi::Anthropic, body, route.clone());
+    call.stream = operation == Operation::Chat && head.stream.unwrap_or(false);
+    call.include_usage = true;
+    call.anthropic_beta = beta(req);
+    Ok(call)
 }
 
 async fn handle(

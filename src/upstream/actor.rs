@@ -11,7 +11,7 @@
 //! signal the caller's side drops when it stops waiting, and the actor then
 //! drops the exchange (and with it the upstream connection).
 
-use super::{exchange, Drain, Reply, UpstreamCall};
+use super::{exchange, Attempt, Drain, Reply};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError};
 use actix::prelude::*;
@@ -22,9 +22,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// A call for a provider actor.
-#[derive(Debug)]
 pub struct Dispatch {
-    pub call: UpstreamCall,
+    pub call: Attempt,
     /// The process's drain signal (streams still open at the drain deadline
     /// end with an error event).
     pub drain: Drain,
@@ -130,7 +129,7 @@ impl ProviderPool {
 
     /// Sends `call` to its provider's actor on this worker; dropping the
     /// returned future (the caller hung up) abandons the exchange.
-    pub async fn dispatch(&self, call: UpstreamCall) -> Result<Reply, GatewayError> {
+    pub async fn dispatch(&self, call: Attempt) -> Result<Reply, GatewayError> {
         let addr = self.actor(&call.target.provider);
         let (_waiting, abandoned) = oneshot::channel();
         addr.send(Dispatch {

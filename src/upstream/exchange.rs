@@ -3,10 +3,9 @@
 //! into the caller's format, as a whole body or as a pumped stream.
 
 use super::plan::{self, Answer, Planned, Prepared};
-use super::{Drain, Reply, StreamSummary, UpstreamCall};
+use super::{Attempt, Drain, Reply, StreamSummary};
 use crate::config::ProviderSettings;
 use crate::error::{parse_retry_after, ErrorKind, GatewayError, InboundApi};
-use crate::protocol::anthropic::caller::AnthropicEncoder;
 use crate::protocol::sse::SseParser;
 use crate::protocol::{Flow, Translator};
 use awc::error::{PayloadError, SendRequestError};
@@ -30,7 +29,7 @@ const STREAM_BUFFER: usize = 16;
 /// Runs one attempt on `client` (the provider actor's).
 pub async fn execute(
     client: awc::Client,
-    call: UpstreamCall,
+    call: Attempt,
     drain: Drain,
 ) -> Result<Reply, GatewayError> {
     match plan::plan(&call)? {
@@ -45,7 +44,7 @@ pub async fn execute(
 
 async fn send(
     client: awc::Client,
-    call: UpstreamCall,
+    call: Attempt,
     prepared: Prepared,
     drain: Drain,
 ) -> Result<Reply, GatewayError> {
@@ -78,7 +77,7 @@ async fn send(
             .limit(MAX_ERROR_BYTES)
             .await
             .unwrap_or_default();
-        return Err((prepared.errors)(status, &body, retry_after).into());
+        return Err(prepared.provider.error(status, &body, retry_after).into());
     }
     let head_wait = started.elapsed();
     match prepared.answer {
@@ -100,7 +99,7 @@ async fn send(
             let first_byte = started.elapsed();
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
-            let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
+            let (inbound, idle) = (call.call.inbound, call.stream_idle_timeout);
             let provider = provider.clone();
             actix_web::rt::spawn(async move {
                 let s = pump(stream, tx, inbound, idle, drain, first_byte, &provider).await;
@@ -295,6 +294,7 @@ where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
+    let keep_alive = inbound.caller().keep_alive();
     let mut silent_until = tokio::time::Instant::now() + idle;
     let result: Result<(), GatewayError> = loop {
         if !stream.out.is_empty() && tx.send(stream.out.split().freeze()).await.is_err() {
@@ -318,10 +318,10 @@ where
                 ErrorKind::Timeout,
                 "the upstream stream went silent for too long",
             )),
-            // Anthropic clients (Claude Code) expect pings on quiet streams,
-            // e.g. while a model thinks; an interrupted `fill` loses nothing.
-            _ = tokio::time::sleep(PING_EVERY), if inbound == InboundApi::Anthropic => {
-                AnthropicEncoder::ping(&mut stream.out);
+            // Keep-alives on quiet streams (Anthropic's pings, e.g. while a
+            // model thinks); an interrupted `fill` loses nothing.
+            _ = tokio::time::sleep(PING_EVERY), if keep_alive.is_some() => {
+                stream.out.extend_from_slice(keep_alive.unwrap_or_default());
             }
         }
     };

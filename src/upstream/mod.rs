@@ -1,8 +1,10 @@
 //! Upstream calls: the provider actors that own the HTTP clients, and the
 //! translators that turn an upstream's answer into the caller's format.
 //!
-//! A handler builds an [`UpstreamCall`] and sends it as a [`Dispatch`] to the
-//! provider's actor ([`actor`]); the actor does the HTTP exchange
+//! A handler describes the [`Call`] once; the [`router`] tries its targets,
+//! sending each [`Attempt`] as a [`Dispatch`] to the provider's actor
+//! ([`actor`]); the actor plans it ([`plan`]: a lookup of the provider's and
+//! the caller's sides of the protocol seam), does the HTTP exchange
 //! ([`exchange`]) and answers with a [`Reply`]: a finished body, or the
 //! receiving end of a bounded channel that a pump task fills as upstream
 //! events arrive (awc types are not `Send`, actix message results must be).
@@ -16,60 +18,79 @@ pub mod plan;
 pub mod router;
 
 use crate::config::{ModelRoute, Target};
-use crate::error::InboundApi;
+use crate::error::{GatewayError, InboundApi};
 use crate::governance::Permit;
+use crate::protocol;
 use crate::protocol::openai::Usage;
+use crate::protocol::raw::RawBody;
+use crate::protocol::seam::Parsed;
 use bytes::Bytes;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+pub use crate::protocol::Operation;
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
 
-/// What a call asks of the provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    /// A chat completion or message, streamed or not.
-    Chat,
-    /// Anthropic `count_tokens`.
-    CountTokens,
-    /// OpenAI embeddings.
-    Embeddings,
-}
-
-/// One call as the handler prepared it, before a target is chosen.
-#[derive(Debug, Clone)]
-pub struct CallRequest {
+/// One call, described once: what the caller asked (the body scanned once,
+/// typed at most once) and where its model routes. Its attempts share it.
+pub struct Call {
     pub operation: Operation,
-    /// The caller's API: the format of `body` and of the reply.
+    /// The caller's API: the format of the body and of the reply.
     pub inbound: InboundApi,
-    /// The caller's request body, unchanged.
-    pub body: Bytes,
+    /// The caller's request body, scanned once for relays.
+    pub body: RawBody,
     /// Where the model routes: its targets and fallbacks.
-    pub route: std::sync::Arc<ModelRoute>,
+    pub route: Arc<ModelRoute>,
     /// Whether the caller asked for a stream.
     pub stream: bool,
     /// Whether the caller asked for the final usage chunk.
     pub include_usage: bool,
     /// The caller's `anthropic-beta` header, passed on to Anthropic.
     pub anthropic_beta: Option<String>,
+    /// The body in the lingua franca, parsed on the first attempt that
+    /// converts, and only then.
+    parsed: OnceLock<Result<Parsed, protocol::Error>>,
+}
+
+impl Call {
+    /// A call of `operation` in the caller's `inbound` API.
+    pub fn new(
+        operation: Operation,
+        inbound: InboundApi,
+        body: RawBody,
+        route: Arc<ModelRoute>,
+    ) -> Self {
+        Self {
+            operation,
+            inbound,
+            body,
+            route,
+            stream: false,
+            include_usage: false,
+            anthropic_beta: None,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The request in the lingua franca, parsed once for all attempts.
+    pub fn parsed(&self) -> Result<&Parsed, GatewayError> {
+        self.parsed
+            .get_or_init(|| self.inbound.caller().parse(self.body.bytes()))
+            .as_ref()
+            .map_err(|e| e.clone().into())
+    }
 }
 
 /// One attempt of a call on one target, as a provider actor runs it.
-#[derive(Debug)]
-pub struct UpstreamCall {
-    pub operation: Operation,
-    pub inbound: InboundApi,
-    pub body: Bytes,
+pub struct Attempt {
+    pub call: Arc<Call>,
     /// The gateway model name (a fallback's, when falling back).
-    pub model: std::sync::Arc<str>,
+    pub model: Arc<str>,
     /// The provider and its model name for this attempt.
     pub target: Target,
     /// Output token limit for providers that require one.
     pub default_max_tokens: u64,
-    pub stream: bool,
-    pub include_usage: bool,
-    pub anthropic_beta: Option<String>,
     /// No response head and first event by then: the attempt failed.
     pub first_byte_timeout: Duration,
     /// Silence between stream events: the stream fails.

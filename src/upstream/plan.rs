@@ -1,29 +1,26 @@
-//! How one attempt is served, decided from the operation, the provider type
-//! and the caller's API: the upstream request to send and how to turn its
-//! answer (whole, or streamed) into the caller's format — or an answer made
-//! locally (the mock provider, token estimates).
+//! How one attempt is served: a lookup of the provider's side of the seam
+//! ([`ProviderApi`]) and the caller's ([`CallerApi`]), then either a relay
+//! (the caller speaks the provider's own API: the body goes on with only
+//! `model` rewritten) or a conversion through the lingua franca — or an
+//! answer made here (the mock provider, token estimates).
 //!
-//! Same API on both sides passes the body through with only `model`
-//! rewritten; every other pair converts through the OpenAI lingua franca
-//! (`protocol::openai`), one dialect decoder and one caller encoder.
+//! Adding a provider type is one [`ProviderApi`] and one line in
+//! [`provider_api`]; adding a caller API is one [`CallerApi`] and one line in
+//! [`InboundApi::caller`](crate::protocol::InboundApi::caller).
 
-use super::{mock, ExtraHeaders, Operation, Reply, StreamSummary, UpstreamCall};
+use super::{mock, Attempt, ExtraHeaders, Operation, Reply, StreamSummary};
 use crate::config::{ProviderKind, ProviderSettings};
-use crate::error::{GatewayError, InboundApi};
-use crate::protocol::anthropic::caller::{self as messages, AnthropicEncoder, InboundContext};
-use crate::protocol::anthropic::provider as anthropic;
-use crate::protocol::anthropic::relay::AnthropicPassThrough;
-use crate::protocol::gemini::provider as gemini;
-use crate::protocol::openai::caller::OpenAiEncoder;
+use crate::error::GatewayError;
+use crate::protocol::anthropic::caller::estimate_input_tokens;
+use crate::protocol::anthropic::provider::AnthropicProvider;
+use crate::protocol::gemini::provider::{self as gemini, GeminiProvider};
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
-use crate::protocol::openai::provider::{openai_error, unreadable};
-use crate::protocol::openai::relay::OpenAiPassThrough;
-use crate::protocol::openai::stream::OpenAiChunkDecoder;
-use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Message, Usage};
-use crate::protocol::raw::RawObject;
-use crate::protocol::ChunkDecoder;
-use crate::protocol::{ClientEncoder, Decoded, Translator};
+use crate::protocol::openai::provider::OpenAiProvider;
+use crate::protocol::openai::{ChatChunk, Usage};
+use crate::protocol::seam::{Answer as CallerAnswer, Target};
+use crate::protocol::{ClientEncoder, Decoded, ProviderApi, Translator};
 use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,8 +31,15 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Maps an upstream error answer (status, body, `Retry-After`).
-pub type ErrorMapper = fn(u16, &[u8], Option<Duration>) -> crate::protocol::Error;
+/// The provider side of a provider type; `None` for the in-process mock.
+pub fn provider_api(kind: ProviderKind) -> Option<&'static dyn ProviderApi> {
+    match kind {
+        ProviderKind::OpenAi => Some(&OpenAiProvider),
+        ProviderKind::Anthropic => Some(&AnthropicProvider),
+        ProviderKind::Gemini => Some(&GeminiProvider),
+        ProviderKind::Mock => None,
+    }
+}
 
 /// Turns a whole upstream answer into the caller's body and the usage.
 pub type WholeAnswer = Box<dyn FnOnce(Bytes) -> Result<(Bytes, Option<Usage>), GatewayError>>;
@@ -53,7 +57,8 @@ pub struct Prepared {
     pub body: Vec<u8>,
     /// Headers for the caller (e.g. `x-gateway-dropped-params`).
     pub extra_headers: ExtraHeaders,
-    pub errors: ErrorMapper,
+    /// Reads the provider's error answers.
+    pub provider: &'static dyn ProviderApi,
     pub answer: Answer,
 }
 
@@ -64,150 +69,93 @@ pub enum Planned {
 }
 
 /// Plans one attempt.
-pub fn plan(call: &UpstreamCall) -> Result<Planned, GatewayError> {
-    let provider = &call.target.provider;
+pub fn plan(a: &Attempt) -> Result<Planned, GatewayError> {
+    let call = &a.call;
+    let Some(provider) = provider_api(a.target.provider.kind) else {
+        return mock_plan(a);
+    };
+    let target = wire_target(a);
+    let t = &target;
+    let native = provider.native() == Some(call.inbound);
     match call.operation {
-        Operation::Chat => plan_chat(call),
-        Operation::CountTokens => match provider.kind {
-            ProviderKind::Anthropic => Ok(Planned::Send(anthropic_native(
-                call,
-                "/messages/count_tokens",
-            )?)),
-            _ => {
-                let n = messages::estimate_input_tokens(&call.body)?;
-                Ok(local_json(serde_json::json!({ "input_tokens": n }), None))
-            }
-        },
-        Operation::Embeddings => plan_embeddings(call),
+        Operation::Chat if native => relay(a, provider, t).map(Planned::Send),
+        Operation::Chat => convert(a, provider, t).map(Planned::Send),
+        Operation::CountTokens if native => relay(a, provider, t).map(Planned::Send),
+        Operation::CountTokens => count_estimate(a),
+        Operation::Embeddings if native => relay(a, provider, t).map(Planned::Send),
+        Operation::Embeddings => embeddings(a, provider, t),
     }
 }
 
-fn plan_chat(call: &UpstreamCall) -> Result<Planned, GatewayError> {
-    let kind = call.target.provider.kind;
-    match (kind, call.inbound) {
-        (ProviderKind::OpenAi, InboundApi::OpenAi) => Ok(Planned::Send(openai_pass_through(
-            call,
-            "/chat/completions",
-        )?)),
-        (ProviderKind::Anthropic, InboundApi::Anthropic) => {
-            Ok(Planned::Send(anthropic_native(call, "/messages")?))
-        }
-        _ => {
-            let (req, inbound) = typed_request(call)?;
-            match kind {
-                ProviderKind::OpenAi => openai_typed(call, req, inbound).map(Planned::Send),
-                ProviderKind::Anthropic => {
-                    anthropic_converted(call, &req, inbound).map(Planned::Send)
-                }
-                ProviderKind::Gemini => gemini_converted(call, &req, inbound).map(Planned::Send),
-                ProviderKind::Mock => Ok(mock_chat(call, &req, inbound)),
-            }
-        }
+/// The seam's view of the attempt's target.
+fn wire_target(a: &Attempt) -> Target<'_> {
+    let p: &ProviderSettings = &a.target.provider;
+    Target {
+        base_url: &p.base_url,
+        api_key: p.api_key.as_ref().map(|k| k.expose()),
+        api_version: &p.api_version,
+        api_model: &a.target.api_model,
+        default_max_tokens: a.default_max_tokens,
+        stream: a.call.stream,
+        anthropic_beta: a.call.anthropic_beta.as_deref(),
+        created: unix_now(),
     }
 }
 
-/// The caller's body as a typed OpenAI request, and how to answer the caller.
-fn typed_request(call: &UpstreamCall) -> Result<(ChatRequest, Inbound), GatewayError> {
-    match call.inbound {
-        InboundApi::OpenAi => {
-            let req = serde_json::from_slice(&call.body).map_err(|e| GatewayError::bad_body(&e))?;
-            Ok((
-                req,
-                Inbound::OpenAi {
-                    include_usage: call.include_usage,
-                },
-            ))
-        }
-        InboundApi::Anthropic => {
-            let (req, ctx) = messages::to_openai(&call.body)?;
-            Ok((req, Inbound::Anthropic(ctx)))
-        }
-    }
-}
-
-/// The caller's side of a converted call.
-enum Inbound {
-    OpenAi { include_usage: bool },
-    Anthropic(InboundContext),
-}
-
-impl Inbound {
-    fn encode(&self, resp: &ChatResponse) -> Bytes {
-        match self {
-            Inbound::OpenAi { .. } => serde_json::to_vec(resp).unwrap_or_default().into(),
-            Inbound::Anthropic(ctx) => messages::from_openai(resp, ctx).into(),
-        }
-    }
-
-    fn encoder(self) -> Box<dyn ClientEncoder> {
-        match self {
-            Inbound::OpenAi { include_usage } => Box::new(OpenAiEncoder::new(include_usage)),
-            Inbound::Anthropic(ctx) => Box::new(AnthropicEncoder::new(ctx)),
-        }
-    }
-}
-
-/// The provider's side of a converted call, with its response context.
-enum Upstream {
-    OpenAi,
-    Anthropic(anthropic::ResponseContext),
-    Gemini(gemini::ResponseContext),
-}
-
-impl Upstream {
-    fn errors(&self) -> ErrorMapper {
-        match self {
-            Upstream::OpenAi => openai_error,
-            Upstream::Anthropic(_) => anthropic::error_from_anthropic,
-            Upstream::Gemini(_) => gemini::error_from_gemini,
-        }
-    }
-
-    fn decode(&self, body: &[u8]) -> Result<ChatResponse, GatewayError> {
-        match self {
-            Upstream::OpenAi => serde_json::from_slice(body).map_err(|_| unreadable().into()),
-            Upstream::Anthropic(ctx) => Ok(anthropic::from_anthropic(body, ctx)?),
-            Upstream::Gemini(ctx) => Ok(gemini::from_gemini(body, ctx)?),
-        }
-    }
-
-    fn decoder(self) -> Box<dyn ChunkDecoder> {
-        match self {
-            Upstream::OpenAi => Box::new(OpenAiChunkDecoder::new()),
-            Upstream::Anthropic(ctx) => {
-                Box::new(anthropic::AnthropicToOpenAi::new(ctx, unix_now()))
-            }
-            Upstream::Gemini(ctx) => Box::new(gemini::GeminiToOpenAi::new(ctx, unix_now())),
-        }
-    }
-}
-
-/// The answer side of a converted call.
-fn converted(call: &UpstreamCall, upstream: Upstream, inbound: Inbound) -> (ErrorMapper, Answer) {
-    let errors = upstream.errors();
-    let answer = if call.stream {
-        Answer::Stream(Box::new(Decoded::new(
-            upstream.decoder(),
-            inbound.encoder(),
-        )))
+/// The caller speaks the provider's API: the caller's body with `model`
+/// rewritten, the answer relayed.
+fn relay(
+    a: &Attempt,
+    provider: &'static dyn ProviderApi,
+    t: &Target<'_>,
+) -> Result<Prepared, GatewayError> {
+    let caller = a.call.inbound.caller();
+    let answer = if t.stream {
+        Answer::Stream(caller.relay(a.call.include_usage))
     } else {
         Answer::Whole(Box::new(move |body: Bytes| {
-            let resp = upstream.decode(&body)?;
-            Ok((inbound.encode(&resp), resp.usage))
+            let usage = caller.relayed_usage(&body)?;
+            Ok((body, usage))
         }))
     };
-    (errors, answer)
+    Ok(Prepared {
+        url: provider.url(t, a.call.operation),
+        headers: provider.headers(t),
+        body: provider.relay_body(&a.call.body, t)?,
+        extra_headers: Vec::new(),
+        provider,
+        answer,
+    })
 }
 
-fn json_header() -> (&'static str, String) {
-    ("content-type", "application/json".to_owned())
-}
-
-/// `Authorization: Bearer` for OpenAI-compatible providers (none without a key).
-fn bearer(provider: &ProviderSettings, headers: &mut Vec<(&'static str, String)>) {
-    if let Some(key) = &provider.api_key {
-        headers.push(("authorization", format!("Bearer {}", key.expose())));
-    }
+/// Through the lingua franca: the provider encodes the caller's request as
+/// parsed once for the call, and decodes its answer; the caller's side
+/// encodes that back.
+fn convert(
+    a: &Attempt,
+    provider: &'static dyn ProviderApi,
+    t: &Target<'_>,
+) -> Result<Prepared, GatewayError> {
+    let parsed = a.call.parsed()?;
+    let encoded = provider.encode(&parsed.request, t)?;
+    let back: Arc<dyn CallerAnswer> = parsed.answer.clone();
+    let decoder = encoded.decoder;
+    let answer = if t.stream {
+        Answer::Stream(Box::new(Decoded::new(decoder.stream(), back.stream())))
+    } else {
+        Answer::Whole(Box::new(move |body: Bytes| {
+            let resp = decoder.whole(&body)?;
+            Ok((back.whole(&resp).into(), resp.usage))
+        }))
+    };
+    Ok(Prepared {
+        url: provider.url(t, Operation::Chat),
+        headers: provider.headers(t),
+        body: encoded.body,
+        extra_headers: dropped_header(encoded.dropped),
+        provider,
+        answer,
+    })
 }
 
 /// Most names `x-gateway-dropped-params` lists; the rest are counted.
@@ -239,202 +187,79 @@ fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
     vec![("x-gateway-dropped-params", names.join(","))]
 }
 
-/// The caller's body with only `model` rewritten (and, for streams, usage
-/// asked for: the gateway counts tokens; the usage chunk is stripped again
-/// when the caller did not ask).
-fn rewrite_model(call: &UpstreamCall, stream_usage: bool) -> Result<Vec<u8>, GatewayError> {
-    let obj = RawObject::parse(&call.body).map_err(|e| GatewayError::bad_body(&e))?;
-    let model = serde_json::to_vec(&*call.target.api_model).unwrap_or_default();
-    let mut replace: Vec<(&str, &[u8])> = vec![("model", &model)];
-    let stream_options;
-    if stream_usage {
-        let mut opts = match obj.get("stream_options") {
-            Some(raw) => {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-                    .map_err(|_| {
-                        GatewayError::invalid("`stream_options` must be an object")
-                            .with_param("stream_options")
-                    })?
-            }
-            None => serde_json::Map::new(),
-        };
-        opts.insert("include_usage".to_owned(), true.into());
-        stream_options = serde_json::to_vec(&opts).unwrap_or_default();
-        replace.push(("stream_options", &stream_options));
-    }
-    Ok(obj.write_with(&replace))
+/// `count_tokens` for a provider without a count endpoint: the documented
+/// estimate.
+fn count_estimate(a: &Attempt) -> Result<Planned, GatewayError> {
+    let n = estimate_input_tokens(a.call.body.bytes())?;
+    Ok(local_json(serde_json::json!({ "input_tokens": n }), None))
 }
 
-/// OpenAI caller, OpenAI-compatible provider.
-fn openai_pass_through(call: &UpstreamCall, path: &str) -> Result<Prepared, GatewayError> {
-    let provider = &call.target.provider;
-    let mut headers = vec![json_header()];
-    bearer(provider, &mut headers);
-    let answer = if call.stream {
-        Answer::Stream(Box::new(OpenAiPassThrough::new(call.include_usage)))
-    } else {
-        Answer::Whole(Box::new(|body: Bytes| {
-            let usage = probe_openai_usage(&body)?;
-            Ok((body, usage))
-        }))
-    };
-    Ok(Prepared {
-        url: format!("{}{path}", provider.base_url),
-        headers,
-        body: rewrite_model(call, call.stream)?,
-        extra_headers: Vec::new(),
-        errors: openai_error,
-        answer,
-    })
-}
-
-/// Anthropic caller, Anthropic provider: native.
-fn anthropic_native(call: &UpstreamCall, path: &str) -> Result<Prepared, GatewayError> {
-    let provider = &call.target.provider;
-    let answer = if call.stream {
-        Answer::Stream(Box::new(AnthropicPassThrough::default()))
-    } else {
-        Answer::Whole(Box::new(|body: Bytes| {
-            let usage = anthropic::usage_of(&body).map_err(|_| unreadable())?;
-            Ok((body, usage))
-        }))
-    };
-    Ok(Prepared {
-        url: format!("{}{path}", provider.base_url),
-        headers: anthropic_headers(call),
-        body: rewrite_model(call, false)?,
-        extra_headers: Vec::new(),
-        errors: anthropic::error_from_anthropic,
-        answer,
-    })
-}
-
-fn anthropic_headers(call: &UpstreamCall) -> Vec<(&'static str, String)> {
-    let provider = &call.target.provider;
-    let mut headers = vec![
-        json_header(),
-        ("anthropic-version", provider.api_version.clone()),
-    ];
-    if let Some(key) = &provider.api_key {
-        headers.push(("x-api-key", key.expose().to_owned()));
+/// Embeddings for a provider that does not speak the OpenAI API: Gemini's
+/// `batchEmbedContents`; the others have no embeddings endpoint.
+fn embeddings(
+    a: &Attempt,
+    provider: &'static dyn ProviderApi,
+    t: &Target<'_>,
+) -> Result<Planned, GatewayError> {
+    let p = &a.target.provider;
+    if p.kind != ProviderKind::Gemini {
+        return Err(GatewayError::invalid(format!(
+            "The model `{}` routes to the provider `{}`, which has no embeddings endpoint.",
+            a.model, p.id
+        ))
+        .with_param("model")
+        .with_code("embeddings_not_supported"));
     }
-    if let Some(beta) = &call.anthropic_beta {
-        headers.push(("anthropic-beta", beta.clone()));
-    }
-    headers
-}
-
-/// A typed request to an OpenAI-compatible provider (the caller spoke
-/// Anthropic): gateway extensions only Anthropic understands are removed.
-fn openai_typed(
-    call: &UpstreamCall,
-    mut req: ChatRequest,
-    inbound: Inbound,
-) -> Result<Prepared, GatewayError> {
-    let provider = &call.target.provider;
-    let mut dropped = Vec::new();
-    for m in &mut req.messages {
-        if let Message::Assistant(a) = m {
-            if a.thinking_blocks.take().is_some() || a.reasoning_content.take().is_some() {
-                dropped.push("thinking".to_owned());
-            }
-        }
-    }
-    if req.extra.remove("top_k").is_some() {
-        dropped.push("top_k".to_owned());
-    }
-    dropped.dedup();
-    req.model = call.target.api_model.to_string();
-    if call.stream {
-        req.stream = true;
-        req.stream_options
-            .get_or_insert_with(Default::default)
-            .include_usage = Some(true);
-    }
-    let body = serde_json::to_vec(&req)
-        .map_err(|_| GatewayError::invalid("the request could not be encoded"))?;
-    let mut headers = vec![json_header()];
-    bearer(provider, &mut headers);
-    let (errors, answer) = converted(call, Upstream::OpenAi, inbound);
-    Ok(Prepared {
-        url: format!("{}/chat/completions", provider.base_url),
-        headers,
+    let req = EmbeddingsRequest::parse(a.call.body.bytes())?;
+    let (body, dropped) = gemini::embeddings::to_gemini(&req, t.api_model)?;
+    let (model, format) = (a.target.api_model.clone(), req.format());
+    let (expected, estimate) = (req.input.len(), embeddings::estimate_tokens(&req.input));
+    Ok(Planned::Send(Prepared {
+        url: provider.url(t, Operation::Embeddings),
+        headers: provider.headers(t),
         body,
         extra_headers: dropped_header(dropped),
-        errors,
-        answer,
-    })
+        provider,
+        answer: Answer::Whole(Box::new(move |b: Bytes| {
+            let vectors = gemini::embeddings::from_gemini(&b, expected)?;
+            let out = embeddings::openai_response(&model, &vectors, format, estimate);
+            Ok((out.into(), Some(input_usage(estimate))))
+        })),
+    }))
 }
 
-fn anthropic_converted(
-    call: &UpstreamCall,
-    req: &ChatRequest,
-    inbound: Inbound,
-) -> Result<Prepared, GatewayError> {
-    let c = anthropic::to_anthropic(
-        req,
-        &anthropic::RequestOptions {
-            api_model: &call.target.api_model,
-            default_max_tokens: call.default_max_tokens,
-        },
-    )?;
-    let (errors, answer) = converted(call, Upstream::Anthropic(c.ctx), inbound);
-    Ok(Prepared {
-        url: format!("{}/messages", call.target.provider.base_url),
-        headers: anthropic_headers(call),
-        body: c.body,
-        extra_headers: dropped_header(c.dropped),
-        errors,
-        answer,
-    })
-}
-
-fn gemini_converted(
-    call: &UpstreamCall,
-    req: &ChatRequest,
-    inbound: Inbound,
-) -> Result<Prepared, GatewayError> {
-    let provider = &call.target.provider;
-    let mut c = gemini::to_gemini(req)?;
-    c.ctx.created = unix_now();
-    let path = gemini::model_path(&call.target.api_model);
-    // The key goes in a header, never in the URL: URLs end up in logs.
-    let url = if call.stream {
-        format!("{}/{path}:streamGenerateContent?alt=sse", provider.base_url)
-    } else {
-        format!("{}/{path}:generateContent", provider.base_url)
-    };
-    let (errors, answer) = converted(call, Upstream::Gemini(c.ctx), inbound);
-    Ok(Prepared {
-        url,
-        headers: gemini_headers(provider),
-        body: c.body,
-        extra_headers: dropped_header(c.dropped),
-        errors,
-        answer,
-    })
-}
-
-fn gemini_headers(provider: &ProviderSettings) -> Vec<(&'static str, String)> {
-    let mut headers = vec![json_header()];
-    if let Some(key) = &provider.api_key {
-        headers.push(("x-goog-api-key", key.expose().to_owned()));
+/// The mock provider's answers, in the caller's format.
+fn mock_plan(a: &Attempt) -> Result<Planned, GatewayError> {
+    let model = &a.target.api_model;
+    match a.call.operation {
+        Operation::Chat => {
+            let parsed = a.call.parsed()?;
+            let created = unix_now();
+            if !a.call.stream {
+                let resp = mock::respond(&parsed.request, model, created);
+                return Ok(local(parsed.answer.whole(&resp).into(), resp.usage));
+            }
+            let (chunks, usage) = mock::stream(&parsed.request, model, created);
+            Ok(Planned::Local(local_stream(
+                &chunks,
+                usage,
+                parsed.answer.stream(),
+            )))
+        }
+        Operation::CountTokens => count_estimate(a),
+        Operation::Embeddings => {
+            let req = EmbeddingsRequest::parse(a.call.body.bytes())?;
+            let vectors: Vec<embeddings::Vector> =
+                embeddings::mock_vectors(&req.input, req.dimensions)
+                    .into_iter()
+                    .map(embeddings::Vector::Computed)
+                    .collect();
+            let estimate = embeddings::estimate_tokens(&req.input);
+            let body = embeddings::openai_response(model, &vectors, req.format(), estimate);
+            Ok(local(body.into(), Some(input_usage(estimate))))
+        }
     }
-    headers
 }
-
-/// The mock provider's answer, in the caller's format.
-fn mock_chat(call: &UpstreamCall, req: &ChatRequest, inbound: Inbound) -> Planned {
-    let created = unix_now();
-    let model = &call.target.api_model;
-    if !call.stream {
-        let resp = mock::respond(req, model, created);
-        return local(inbound.encode(&resp), resp.usage);
-    }
-    let (chunks, usage) = mock::stream(req, model, created);
-    Planned::Local(local_stream(&chunks, usage, inbound.encoder()))
-}
-
 /// A stream whose every chunk is ready now.
 fn local_stream(chunks: &[ChatChunk], usage: Usage, mut encoder: Box<dyn ClientEncoder>) -> Reply {
     let (tx, rx) = mpsc::channel(chunks.len() + 1);
@@ -473,49 +298,6 @@ fn local_json(v: serde_json::Value, usage: Option<Usage>) -> Planned {
     local(serde_json::to_vec(&v).unwrap_or_default().into(), usage)
 }
 
-fn plan_embeddings(call: &UpstreamCall) -> Result<Planned, GatewayError> {
-    let provider = &call.target.provider;
-    match provider.kind {
-        ProviderKind::OpenAi => Ok(Planned::Send(openai_pass_through(call, "/embeddings")?)),
-        ProviderKind::Anthropic => Err(GatewayError::invalid(format!(
-            "The model `{}` routes to the provider `{}`, an Anthropic provider, which has no embeddings endpoint.",
-            call.model, provider.id
-        ))
-        .with_param("model")
-        .with_code("embeddings_not_supported")),
-        ProviderKind::Gemini => {
-            let req = EmbeddingsRequest::parse(&call.body)?;
-            let (body, dropped) = gemini::embeddings::to_gemini(&req, &call.target.api_model)?;
-            let path = gemini::model_path(&call.target.api_model);
-            let (model, format) = (call.target.api_model.clone(), req.format());
-            let (expected, estimate) = (req.input.len(), embeddings::estimate_tokens(&req.input));
-            Ok(Planned::Send(Prepared {
-                url: format!("{}/{path}:batchEmbedContents", provider.base_url),
-                headers: gemini_headers(provider),
-                body,
-                extra_headers: dropped_header(dropped),
-                errors: gemini::error_from_gemini,
-                answer: Answer::Whole(Box::new(move |b: Bytes| {
-                    let vectors = gemini::embeddings::from_gemini(&b, expected)?;
-                    let out = embeddings::openai_response(&model, &vectors, format, estimate);
-                    Ok((out.into(), Some(input_usage(estimate))))
-                })),
-            }))
-        }
-        ProviderKind::Mock => {
-            let req = EmbeddingsRequest::parse(&call.body)?;
-            let vectors: Vec<embeddings::Vector> =
-                embeddings::mock_vectors(&req.input, req.dimensions)
-                    .into_iter()
-                    .map(embeddings::Vector::Computed)
-                    .collect();
-            let estimate = embeddings::estimate_tokens(&req.input);
-            let body = embeddings::openai_response(&call.target.api_model, &vectors, req.format(), estimate);
-            Ok(local(body.into(), Some(input_usage(estimate))))
-        }
-    }
-}
-
 /// Usage of a call that only consumed input tokens.
 fn input_usage(tokens: u64) -> Usage {
     Usage {
@@ -523,15 +305,4 @@ fn input_usage(tokens: u64) -> Usage {
         total_tokens: tokens,
         ..Default::default()
     }
-}
-
-/// The usage of an OpenAI-shaped answer; an answer that is not JSON is
-/// unreadable.
-fn probe_openai_usage(body: &[u8]) -> Result<Option<Usage>, GatewayError> {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        usage: Option<Usage>,
-    }
-    let probe: Probe = serde_json::from_slice(body).map_err(|_| unreadable())?;
-    Ok(probe.usage)
 }

@@ -12,7 +12,7 @@
 //! targets in the order their cooldowns end (Envoy's panic mode).
 
 use super::breaker::{self, Admission, Breakers, Verdict};
-use super::{CallRequest, ProviderPool, Reply, UpstreamCall};
+use super::{Attempt, Call, ProviderPool, Reply};
 use crate::config::{ModelRoute, RoutingSettings, Snapshot};
 use crate::error::{ErrorKind, GatewayError};
 use crate::governance::Permit;
@@ -52,7 +52,7 @@ struct Turn<'a> {
 }
 
 /// Runs `req` over its model's targets, retries and fallbacks.
-pub async fn route(r: Routing<'_>, req: CallRequest) -> Routed {
+pub async fn route(r: Routing<'_>, req: Arc<Call>) -> Routed {
     let cfg = &r.snapshot.routing;
     let deadline = Instant::now() + cfg.request_timeout;
     let chain = chain(r.snapshot, &req.route);
@@ -104,7 +104,7 @@ async fn try_model(
     r: &Routing<'_>,
     cfg: &RoutingSettings,
     turn: Turn<'_>,
-    req: &CallRequest,
+    req: &Arc<Call>,
     routed: &mut Routed,
 ) -> bool {
     let route = turn.route;
@@ -135,16 +135,11 @@ async fn try_model(
         };
         let result = r
             .pool
-            .dispatch(UpstreamCall {
-                operation: req.operation,
-                inbound: req.inbound,
-                body: req.body.clone(),
+            .dispatch(Attempt {
+                call: req.clone(),
                 model: route.name.clone(),
                 target: target.clone(),
                 default_max_tokens: route.default_max_tokens,
-                stream: req.stream,
-                include_usage: req.include_usage,
-                anthropic_beta: req.anthropic_beta.clone(),
                 first_byte_timeout: cfg.first_byte_timeout,
                 stream_idle_timeout: cfg.stream_idle_timeout,
                 deadline: turn.deadline,

@@ -10,6 +10,7 @@ use crate::protocol::sse;
 use crate::protocol::stream::{write_json_data, ClientEncoder, Translator};
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// OpenAI chunks to an OpenAI caller: `data:` lines, the usage chunk when
 /// asked for (always with `"choices": []`, E11), then `[DONE]`.
@@ -62,8 +63,7 @@ pub struct OpenAiCaller;
 
 impl CallerApi for OpenAiCaller {
     fn parse(&self, body: &[u8]) -> Result<Parsed, Error> {
-        let request: ChatRequest = serde_json::from_slice(body)
-            .map_err(|e| Error::invalid(format!("Invalid request body: {e}")))?;
+        let request: ChatRequest = serde_json::from_slice(body).map_err(|e| Error::bad_body(&e))?;
         let include_usage = request.stream
             && request
                 .stream_options
@@ -72,7 +72,7 @@ impl CallerApi for OpenAiCaller {
                 .unwrap_or(false);
         Ok(Parsed {
             request,
-            answer: Box::new(OpenAiAnswer { include_usage }),
+            answer: Arc::new(OpenAiAnswer { include_usage }),
         })
     }
 

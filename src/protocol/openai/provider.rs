@@ -79,8 +79,8 @@ impl ProviderApi for OpenAiProvider {
             return Ok(raw.write_with(&[("model", &model)]));
         }
         let mut opts = match raw.get("stream_options") {
-            Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|e| {
-                Error::invalid(format!("stream_options: {e}")).with_param("stream_options")
+            Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|_| {
+                Error::invalid("`stream_options` must be an object").with_param("stream_options")
             })?,
             None => Map::new(),
         };
@@ -120,8 +120,8 @@ impl ProviderApi for OpenAiProvider {
         })
     }
 
-    fn error(&self, status: u16, body: &[u8]) -> Error {
-        openai_error(status, body, None)
+    fn error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
+        openai_error(status, body, retry_after)
     }
 }
 

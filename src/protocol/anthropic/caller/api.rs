@@ -11,6 +11,7 @@ use crate::protocol::sse;
 use crate::protocol::stream::{ClientEncoder, Translator};
 use bytes::BytesMut;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// The Anthropic Messages caller side (Claude Code, the Anthropic SDKs).
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +22,7 @@ impl CallerApi for AnthropicCaller {
         let (request, ctx) = to_openai(body)?;
         Ok(Parsed {
             request,
-            answer: Box::new(AnthropicAnswer(ctx)),
+            answer: Arc::new(AnthropicAnswer(ctx)),
         })
     }
 
@@ -61,11 +62,10 @@ impl CallerApi for AnthropicCaller {
         sse::write_event(out, "error", &self.error_body(e));
     }
 
-    fn keep_alive(&self, out: &mut BytesMut) -> bool {
-        // Claude Code expects pings on quiet streams, e.g. while a model
-        // thinks.
-        AnthropicEncoder::ping(out);
-        true
+    /// `event: ping` (§5.4 step 4): Claude Code expects pings on quiet
+    /// streams, e.g. while a model thinks.
+    fn keep_alive(&self) -> Option<&'static [u8]> {
+        Some(b"event: ping\ndata: {\"type\":\"ping\"}\n\n")
     }
 }
 
@@ -95,5 +95,20 @@ impl Answer for AnthropicAnswer {
 
     fn stream(&self) -> Box<dyn ClientEncoder> {
         Box::new(AnthropicEncoder::new(self.0.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::sse::{SseEvent, SseParser};
+
+    #[test]
+    fn the_keep_alive_is_a_named_ping_event() {
+        let mut events: Vec<SseEvent> = Vec::new();
+        SseParser::new().feed(AnthropicCaller.keep_alive().unwrap(), &mut events);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event.as_deref(), Some("ping"));
+        assert_eq!(events[0].data, r#"{"type":"ping"}"#);
     }
 }

@@ -102,12 +102,6 @@ impl AnthropicEncoder {
         }
     }
 
-    /// Writes `event: ping` (the pump calls it while the upstream is quiet,
-    /// §5.4 step 4).
-    pub fn ping(out: &mut BytesMut) {
-        sse::write_event(out, "ping", br#"{"type":"ping"}"#);
-    }
-
     fn start(&mut self, chunk_id: &str, out: &mut BytesMut) {
         self.started = true;
         self.id = message_id(chunk_id);
@@ -1318,13 +1312,6 @@ mod tests {
             let evs = run(&[text("x"), finish(finish_reason)], None);
             assert_eq!(evs[evs.len() - 2].1["delta"]["stop_reason"], want);
         }
-    }
-
-    #[test]
-    fn ping_is_a_named_event() {
-        let mut out = BytesMut::new();
-        AnthropicEncoder::ping(&mut out);
-        assert_eq!(&out[..], b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
     }
 
     #[test]

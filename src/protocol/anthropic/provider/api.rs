@@ -7,6 +7,7 @@ use crate::protocol::openai::{ChatRequest, ChatResponse};
 use crate::protocol::raw::RawBody;
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error};
+use std::time::Duration;
 
 /// Anthropic's Messages API.
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +64,8 @@ impl ProviderApi for AnthropicProvider {
         })
     }
 
-    fn error(&self, status: u16, body: &[u8]) -> Error {
-        error_from_anthropic(status, body, None)
+    fn error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
+        error_from_anthropic(status, body, retry_after)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::protocol::openai::{ChatRequest, ChatResponse};
 use crate::protocol::raw::RawBody;
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error};
+use std::time::Duration;
 
 /// Gemini's `generateContent` API.
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +53,8 @@ impl ProviderApi for GeminiProvider {
         })
     }
 
-    fn error(&self, status: u16, body: &[u8]) -> Error {
-        error_from_gemini(status, body, None)
+    fn error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
+        error_from_gemini(status, body, retry_after)
     }
 }
 
