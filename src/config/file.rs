@@ -170,6 +170,12 @@ pub struct RoutingSection {
     pub breaker_failures: i64,
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_seconds: f64,
+    /// Longest line of an upstream stream, in bytes.
+    #[serde(default = "default_max_sse_line")]
+    pub max_sse_line_bytes: i64,
+    /// Largest event of an upstream stream (its data), in bytes.
+    #[serde(default = "default_max_sse_event")]
+    pub max_sse_event_bytes: i64,
 }
 
 impl Default for RoutingSection {
@@ -182,6 +188,8 @@ impl Default for RoutingSection {
             stream_idle_timeout_seconds: default_stream_timeout(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_seconds: default_breaker_cooldown(),
+            max_sse_line_bytes: default_max_sse_line(),
+            max_sse_event_bytes: default_max_sse_event(),
         }
     }
 }
@@ -203,6 +211,12 @@ fn default_breaker_failures() -> i64 {
 }
 fn default_breaker_cooldown() -> f64 {
     30.0
+}
+fn default_max_sse_line() -> i64 {
+    crate::protocol::sse::SseLimits::default().max_line as i64
+}
+fn default_max_sse_event() -> i64 {
+    crate::protocol::sse::SseLimits::default().max_event as i64
 }
 
 /// One `[providers.ID]` entry.

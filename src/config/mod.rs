@@ -206,6 +206,8 @@ pub struct RoutingSettings {
     pub stream_idle_timeout: Duration,
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
+    /// Bounds on one upstream stream's lines and events.
+    pub sse_limits: crate::protocol::sse::SseLimits,
 }
 
 /// One validated configuration, immutable once built.
@@ -606,6 +608,24 @@ fn count(
     }
 }
 
+/// A number of bytes from 1 KiB to 1 GiB, or the problem with it.
+fn byte_limit(v: i64, field: &str, errs: &mut ConfigErrors) -> usize {
+    const RANGE: std::ops::RangeInclusive<i64> = 1024..=1024 * 1024 * 1024;
+    if RANGE.contains(&v) {
+        v as usize
+    } else {
+        errs.push(
+            field,
+            format!(
+                "{v} is out of range ({}-{} bytes)",
+                RANGE.start(),
+                RANGE.end()
+            ),
+        );
+        0
+    }
+}
+
 fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> RoutingSettings {
     RoutingSettings {
         max_retries: count(r.max_retries, 0..=10, "routing.max_retries", errs),
@@ -644,6 +664,10 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
             "routing.breaker_cooldown_seconds",
             errs,
         ),
+        sse_limits: crate::protocol::sse::SseLimits {
+            max_line: byte_limit(r.max_sse_line_bytes, "routing.max_sse_line_bytes", errs),
+            max_event: byte_limit(r.max_sse_event_bytes, "routing.max_sse_event_bytes", errs),
+        },
     }
 }
 
@@ -832,6 +856,28 @@ mod tests {
         assert_eq!(
             s.providers["groq"].base_url,
             "https://api.groq.com/openai/v1"
+        );
+    }
+
+    #[test]
+    fn hardening_bounds_have_defaults_and_are_range_checked() {
+        let s = parse("").unwrap();
+        assert_eq!(
+            s.routing.sse_limits,
+            crate::protocol::sse::SseLimits::default()
+        );
+        let errs = parse(
+            r#"
+            [routing]
+            max_sse_line_bytes = 0
+            max_sse_event_bytes = 2147483648
+            "#,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["routing.max_sse_line_bytes", "routing.max_sse_event_bytes"]
         );
     }
 

@@ -8,7 +8,7 @@ use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::protocol::messages::AnthropicEncoder;
-use crate::protocol::sse::SseParser;
+use crate::protocol::sse::{SseLimits, SseOverflow, SseParser};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -80,7 +80,7 @@ async fn send(
             // Read up to the first event before answering: until then a
             // failure is still retryable on another target, since nothing
             // reached the caller.
-            let mut stream = UpstreamStream::new(response, translator);
+            let mut stream = UpstreamStream::new(response, translator, call.sse_limits);
             match tokio::time::timeout(remaining(started, budget), stream.fill()).await {
                 Err(_) => {
                     return Err(GatewayError::new(
@@ -177,6 +177,15 @@ fn payload_error(e: PayloadError) -> GatewayError {
     }
 }
 
+/// An upstream stream line or event over the gateway's limit.
+fn overflow_error(o: SseOverflow) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::BadUpstreamResponse,
+        format!("the upstream sent {o}, over the gateway's limit"),
+    )
+    .with_code("upstream_event_too_large")
+}
+
 /// An upstream SSE body being translated for the caller.
 struct UpstreamStream<S> {
     response: awc::ClientResponse<S>,
@@ -198,10 +207,14 @@ impl<S> UpstreamStream<S>
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
-    fn new(response: awc::ClientResponse<S>, translator: Box<dyn Translator>) -> Self {
+    fn new(
+        response: awc::ClientResponse<S>,
+        translator: Box<dyn Translator>,
+        limits: SseLimits,
+    ) -> Self {
         Self {
             response,
-            parser: SseParser::new(),
+            parser: SseParser::with_limits(limits),
             events: Vec::new(),
             translator,
             out: BytesMut::new(),
@@ -217,8 +230,11 @@ where
             match self.response.next().await {
                 Some(Ok(chunk)) => {
                     let t = Instant::now();
-                    self.parser.feed(&chunk, &mut self.events);
-                    let r = self.translate();
+                    let r = self
+                        .parser
+                        .feed(&chunk, &mut self.events)
+                        .map_err(overflow_error)
+                        .and_then(|()| self.translate());
                     self.busy += t.elapsed();
                     r?;
                 }
@@ -228,7 +244,8 @@ where
                 }
                 None => {
                     self.eof = true;
-                    self.events.extend(self.parser.finish());
+                    let last = self.parser.finish().map_err(overflow_error)?;
+                    self.events.extend(last);
                     self.translate()?;
                     if !self.done {
                         self.done = true;

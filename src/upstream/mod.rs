@@ -73,6 +73,8 @@ pub struct UpstreamCall {
     pub first_byte_timeout: Duration,
     /// Silence between stream events: the stream fails.
     pub stream_idle_timeout: Duration,
+    /// Bounds on the upstream stream's lines and events.
+    pub sse_limits: crate::protocol::sse::SseLimits,
 }
 
 /// Turns true at the drain deadline of a shutdown: streams still open then

@@ -17,3 +17,4 @@ mod models;
 mod reload;
 mod resilience;
 mod shutdown;
+mod stream_bounds;

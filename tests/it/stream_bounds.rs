@@ -1,0 +1,51 @@
+//! What an upstream stream may cost the gateway: lines and events are
+//! capped, and a stream ends with an error event instead of growing without
+//! bound.
+
+use crate::common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn ask(model: &str) -> Value {
+    json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+/// Waits (bounded) until the mock saw the gateway drop its streamed body.
+async fn upstream_dropped(up: &MockUpstream) {
+    tokio::time::timeout(Duration::from_secs(20), up.stream_dropped.notified())
+        .await
+        .expect("the gateway let go of the upstream stream");
+}
+
+/// The last `data:` payload of a stream, as JSON.
+fn last_json(data: &[String]) -> Value {
+    serde_json::from_str(data.last().expect("some data")).expect("a JSON event")
+}
+
+#[tokio::test]
+async fn an_upstream_line_over_the_limit_ends_the_stream_with_an_error_event() {
+    let first = split_events(&fixture("openai/chat_stream.sse")).remove(0);
+    // One event, then `data: ` and 4 MiB without a line end.
+    let mut pieces = vec![first, "data: ".to_owned()];
+    pieces.extend(std::iter::repeat_n("a".repeat(64 * 1024), 64));
+    let up = MockUpstream::always(MockReply {
+        body: MockBody::ChunksThenHang(pieces),
+        ..MockReply::sse("")
+    });
+    let gw = TestGateway::start(&openai_config(
+        &up.url("/v1"),
+        "[routing]\nmax_sse_line_bytes = 65536\n",
+    ));
+    let data = sse_data(
+        gw.post("/v1/chat/completions", "sk-test", &ask("gpt-4o"))
+            .await,
+    )
+    .await;
+    let last = last_json(&data);
+    assert_eq!(
+        last["error"]["code"], "upstream_event_too_large",
+        "{data:?}"
+    );
+    assert_eq!(data.len(), 2, "the first event, then the error: {data:?}");
+    upstream_dropped(&up).await;
+}
