@@ -201,6 +201,9 @@ struct UpstreamStream<S> {
     eof: bool,
     /// Time spent parsing and translating.
     busy: Duration,
+    /// When the upstream last sent anything (keep-alive comments and pings
+    /// included): the idle timeout counts from here.
+    heard: tokio::time::Instant,
 }
 
 impl<S> UpstreamStream<S>
@@ -221,6 +224,7 @@ where
             done: false,
             eof: false,
             busy: Duration::ZERO,
+            heard: tokio::time::Instant::now(),
         }
     }
 
@@ -229,6 +233,7 @@ where
         while self.out.is_empty() && !self.done && !self.eof {
             match self.response.next().await {
                 Some(Ok(chunk)) => {
+                    self.heard = tokio::time::Instant::now();
                     let t = Instant::now();
                     let r = self
                         .parser
@@ -304,14 +309,20 @@ where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
-    let mut silent_until = tokio::time::Instant::now() + idle;
+    let mut ping_at = tokio::time::Instant::now() + PING_EVERY;
     let result: Result<(), GatewayError> = loop {
-        if !stream.out.is_empty() && tx.send(stream.out.split().freeze()).await.is_err() {
-            break Err(gone());
+        if !stream.out.is_empty() {
+            if tx.send(stream.out.split().freeze()).await.is_err() {
+                break Err(gone());
+            }
+            ping_at = tokio::time::Instant::now() + PING_EVERY;
         }
         if stream.done {
             break Ok(());
         }
+        // `fill` moves `heard` on every read, keep-alives included: at this
+        // deadline the loop looks again before calling the upstream silent.
+        let silent_at = stream.heard + idle;
         tokio::select! {
             biased;
             _ = tx.closed() => break Err(gone()),
@@ -319,17 +330,18 @@ where
                 ErrorKind::Unavailable,
                 "the gateway is shutting down and its drain period ended before this stream did",
             ).with_code("gateway_shutdown")),
-            filled = stream.fill() => match filled {
-                Err(e) => break Err(e),
-                Ok(()) => silent_until = tokio::time::Instant::now() + idle,
+            filled = stream.fill() => if let Err(e) = filled {
+                break Err(e);
             },
-            _ = tokio::time::sleep_until(silent_until) => break Err(GatewayError::new(
-                ErrorKind::Timeout,
-                "the upstream stream went silent for too long",
-            )),
+            _ = tokio::time::sleep_until(silent_at) => if stream.heard + idle <= tokio::time::Instant::now() {
+                break Err(GatewayError::new(
+                    ErrorKind::Timeout,
+                    "the upstream stream went silent for too long",
+                ));
+            },
             // Anthropic clients (Claude Code) expect pings on quiet streams,
             // e.g. while a model thinks; an interrupted `fill` loses nothing.
-            _ = tokio::time::sleep(PING_EVERY), if inbound == InboundApi::Anthropic => {
+            _ = tokio::time::sleep_until(ping_at), if inbound == InboundApi::Anthropic => {
                 AnthropicEncoder::ping(&mut stream.out);
             }
         }

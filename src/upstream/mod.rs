@@ -71,7 +71,8 @@ pub struct UpstreamCall {
     pub anthropic_beta: Option<String>,
     /// No response head and first event by then: the attempt failed.
     pub first_byte_timeout: Duration,
-    /// Silence between stream events: the stream fails.
+    /// Upstream silence inside a stream (any bytes, keep-alive comments and
+    /// pings included, break it): the stream fails.
     pub stream_idle_timeout: Duration,
     /// Bounds on the upstream stream's lines and events.
     pub sse_limits: crate::protocol::sse::SseLimits,

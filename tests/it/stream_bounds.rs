@@ -49,3 +49,49 @@ async fn an_upstream_line_over_the_limit_ends_the_stream_with_an_error_event() {
     assert_eq!(data.len(), 2, "the first event, then the error: {data:?}");
     upstream_dropped(&up).await;
 }
+
+/// `events` with `keep_alive` ten times after the first `head` of them,
+/// sent 100 ms apart: one second without content, past a 0.5 s idle timeout.
+fn with_keep_alives(events: &str, head: usize, keep_alive: &str) -> MockReply {
+    let mut pieces = split_events(events);
+    let tail = pieces.split_off(head);
+    pieces.extend(std::iter::repeat_n(keep_alive.to_owned(), 10));
+    pieces.extend(tail);
+    MockReply {
+        body: MockBody::Paced(pieces, Duration::from_millis(100)),
+        ..MockReply::sse("")
+    }
+}
+
+const IDLE: &str = "[routing]\nstream_idle_timeout_seconds = 0.5\n";
+
+#[tokio::test]
+async fn sse_comments_count_as_upstream_activity() {
+    let up = MockUpstream::always(with_keep_alives(
+        &fixture("openai/chat_stream.sse"),
+        1,
+        ": keep-alive\n\n",
+    ));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), IDLE));
+    let data = sse_data(
+        gw.post("/v1/chat/completions", "sk-test", &ask("gpt-4o"))
+            .await,
+    )
+    .await;
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+    assert!(!data.iter().any(|d| d.contains("\"error\"")), "{data:?}");
+}
+
+#[tokio::test]
+async fn anthropic_pings_count_as_upstream_activity_on_a_converted_stream() {
+    let up = MockUpstream::always(with_keep_alives(
+        &fixture("anthropic/stream_usage_deltas.sse"),
+        3,
+        "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+    ));
+    let config = provider_config("anthropic", &up.url("/v1")) + IDLE;
+    let gw = TestGateway::start(&config);
+    let data = sse_data(gw.post("/v1/chat/completions", "sk-test", &ask("m")).await).await;
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+    assert!(!data.iter().any(|d| d.contains("\"error\"")), "{data:?}");
+}

@@ -140,6 +140,8 @@ pub enum MockBody {
     Hang,
     /// SSE pieces, then waits for `gate` to be notified, then the rest.
     Gated(Vec<String>, Vec<String>, Arc<Notify>),
+    /// SSE pieces with a pause between each (an upstream's own pace).
+    Paced(Vec<String>, Duration),
 }
 
 /// A mock upstream's answer.
@@ -338,6 +340,18 @@ async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> Ht
             b.streaming(futures_util::StreamExt::chain(
                 head,
                 futures_util::StreamExt::flatten(tail),
+            ))
+        }
+        MockBody::Paced(pieces, gap) => {
+            let pieces = futures_util::stream::iter(pieces.into_iter().enumerate());
+            b.streaming(futures_util::StreamExt::then(
+                pieces,
+                move |(i, p)| async move {
+                    if i > 0 {
+                        actix_web::rt::time::sleep(gap).await;
+                    }
+                    Ok::<_, std::convert::Infallible>(Bytes::from(p))
+                },
             ))
         }
         MockBody::ChunksThenHang(pieces) => {
