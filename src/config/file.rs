@@ -170,6 +170,9 @@ pub struct RoutingSection {
     pub breaker_failures: i64,
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown_seconds: f64,
+    /// The longest a streaming caller may read nothing.
+    #[serde(default = "default_stream_timeout")]
+    pub client_stall_timeout_seconds: f64,
     /// Longest line of an upstream stream, in bytes.
     #[serde(default = "default_max_sse_line")]
     pub max_sse_line_bytes: i64,
@@ -188,6 +191,7 @@ impl Default for RoutingSection {
             stream_idle_timeout_seconds: default_stream_timeout(),
             breaker_failures: default_breaker_failures(),
             breaker_cooldown_seconds: default_breaker_cooldown(),
+            client_stall_timeout_seconds: default_stream_timeout(),
             max_sse_line_bytes: default_max_sse_line(),
             max_sse_event_bytes: default_max_sse_event(),
         }

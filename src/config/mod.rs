@@ -206,6 +206,8 @@ pub struct RoutingSettings {
     pub stream_idle_timeout: Duration,
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
+    /// The longest a streaming caller may read nothing.
+    pub client_stall_timeout: Duration,
     /// Bounds on one upstream stream's lines and events.
     pub sse_limits: crate::protocol::sse::SseLimits,
 }
@@ -664,6 +666,11 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
             "routing.breaker_cooldown_seconds",
             errs,
         ),
+        client_stall_timeout: seconds(
+            r.client_stall_timeout_seconds,
+            "routing.client_stall_timeout_seconds",
+            errs,
+        ),
         sse_limits: crate::protocol::sse::SseLimits {
             max_line: byte_limit(r.max_sse_line_bytes, "routing.max_sse_line_bytes", errs),
             max_event: byte_limit(r.max_sse_event_bytes, "routing.max_sse_event_bytes", errs),
@@ -862,6 +869,7 @@ mod tests {
     #[test]
     fn hardening_bounds_have_defaults_and_are_range_checked() {
         let s = parse("").unwrap();
+        assert_eq!(s.routing.client_stall_timeout, Duration::from_secs(60));
         assert_eq!(
             s.routing.sse_limits,
             crate::protocol::sse::SseLimits::default()
@@ -869,6 +877,7 @@ mod tests {
         let errs = parse(
             r#"
             [routing]
+            client_stall_timeout_seconds = 0
             max_sse_line_bytes = 0
             max_sse_event_bytes = 2147483648
             "#,
@@ -877,7 +886,11 @@ mod tests {
         let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["routing.max_sse_line_bytes", "routing.max_sse_event_bytes"]
+            [
+                "routing.client_stall_timeout_seconds",
+                "routing.max_sse_line_bytes",
+                "routing.max_sse_event_bytes"
+            ]
         );
     }
 

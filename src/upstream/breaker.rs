@@ -139,6 +139,7 @@ mod tests {
             stream_idle_timeout: Duration::from_secs(1),
             breaker_failures: 2,
             breaker_cooldown: Duration::from_secs(10),
+            client_stall_timeout: Duration::from_secs(1),
             sse_limits: Default::default(),
         }
     }

@@ -94,9 +94,13 @@ async fn send(
             let first_byte = started.elapsed();
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
-            let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
+            let inbound = call.inbound;
+            let patience = Patience {
+                idle: call.stream_idle_timeout,
+                stall: call.client_stall_timeout,
+            };
             actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, idle, drain, first_byte).await;
+                let s = pump(stream, tx, inbound, patience, drain, first_byte).await;
                 let _ = summary_tx.send(s);
             });
             Ok(Reply::Stream {
@@ -293,15 +297,34 @@ where
     }
 }
 
+/// How long a stream waits on each side.
+#[derive(Debug, Clone, Copy)]
+struct Patience {
+    /// Upstream silence that fails the stream.
+    idle: Duration,
+    /// The longest the caller may take to make room for the next chunk.
+    stall: Duration,
+}
+
+/// The drain deadline passed with the stream still open.
+fn drain_ended() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::Unavailable,
+        "the gateway is shutting down and its drain period ended before this stream did",
+    )
+    .with_code("gateway_shutdown")
+}
+
 /// Sends the stream on as it is translated. Stops reading as soon as the
-/// caller goes away (the receiver is dropped), which drops the upstream
-/// response and closes its connection; ends with an error event on an
-/// upstream failure, a silent upstream, or the drain deadline.
+/// caller goes away (the receiver is dropped) or stops reading for
+/// `patience.stall`, which drops the upstream response and closes its
+/// connection; ends with an error event on an upstream failure, a silent
+/// upstream, or the drain deadline (which also ends a wait on the caller).
 async fn pump<S>(
     mut stream: UpstreamStream<S>,
     tx: mpsc::Sender<Bytes>,
     inbound: InboundApi,
-    idle: Duration,
+    patience: Patience,
     mut drain: Drain,
     first_byte: Duration,
 ) -> StreamSummary
@@ -309,31 +332,43 @@ where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
+    let stalled = || GatewayError::new(ErrorKind::ClientClosed, "the caller stopped reading");
     let mut ping_at = tokio::time::Instant::now() + PING_EVERY;
     let result: Result<(), GatewayError> = loop {
         if !stream.out.is_empty() {
-            if tx.send(stream.out.split().freeze()).await.is_err() {
-                break Err(gone());
+            let waiting = tokio::time::Instant::now();
+            let room = tokio::select! {
+                biased;
+                _ = drain.wait_for(|deadline| *deadline) => Err(drain_ended()),
+                room = tokio::time::timeout(patience.stall, tx.reserve()) => match room {
+                    Ok(Ok(permit)) => Ok(permit),
+                    Ok(Err(_)) => Err(gone()),
+                    Err(_) => Err(stalled()),
+                },
+            };
+            match room {
+                Ok(permit) => permit.send(stream.out.split().freeze()),
+                Err(e) => break Err(e),
             }
-            ping_at = tokio::time::Instant::now() + PING_EVERY;
+            // Time spent waiting on the caller is no upstream silence.
+            let now = tokio::time::Instant::now();
+            stream.heard += now - waiting;
+            ping_at = now + PING_EVERY;
         }
         if stream.done {
             break Ok(());
         }
         // `fill` moves `heard` on every read, keep-alives included: at this
         // deadline the loop looks again before calling the upstream silent.
-        let silent_at = stream.heard + idle;
+        let silent_at = stream.heard + patience.idle;
         tokio::select! {
             biased;
             _ = tx.closed() => break Err(gone()),
-            _ = drain.wait_for(|deadline| *deadline) => break Err(GatewayError::new(
-                ErrorKind::Unavailable,
-                "the gateway is shutting down and its drain period ended before this stream did",
-            ).with_code("gateway_shutdown")),
+            _ = drain.wait_for(|deadline| *deadline) => break Err(drain_ended()),
             filled = stream.fill() => if let Err(e) = filled {
                 break Err(e);
             },
-            _ = tokio::time::sleep_until(silent_at) => if stream.heard + idle <= tokio::time::Instant::now() {
+            _ = tokio::time::sleep_until(silent_at) => if stream.heard + patience.idle <= tokio::time::Instant::now() {
                 break Err(GatewayError::new(
                     ErrorKind::Timeout,
                     "the upstream stream went silent for too long",
@@ -352,7 +387,13 @@ where
             if e.kind != ErrorKind::ClientClosed {
                 let mut out = stream.out.split();
                 out.extend_from_slice(&e.stream_event(inbound));
-                let _ = tx.send(out.freeze()).await;
+                // Delivered if the caller makes room in time; after the
+                // drain deadline the pump waits on nobody.
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::timeout(patience.stall, tx.send(out.freeze())) => {}
+                    _ = drain.wait_for(|deadline| *deadline) => {}
+                }
             }
             Some(e.kind)
         }
@@ -369,5 +410,77 @@ where
         error,
         first_byte: Some(first_byte),
         busy: stream.busy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::translate::OpenAiPassThrough;
+
+    const CHUNK: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+
+    /// An upstream stream of `reads`, then silence (never its end).
+    fn upstream(
+        reads: Vec<Result<Bytes, PayloadError>>,
+    ) -> UpstreamStream<impl futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin> {
+        let body = futures_util::stream::iter(reads).chain(futures_util::stream::pending());
+        let response = awc::test::TestResponse::default()
+            .finish()
+            .map_body(|_, _| actix_web::dev::Payload::Stream { payload: body });
+        let translator = Box::new(OpenAiPassThrough::new(false));
+        UpstreamStream::new(response, translator, SseLimits::default())
+    }
+
+    /// Pumps `stream` into a one-chunk channel nobody reads (a caller that
+    /// stopped reading, with all patience), ends the drain once the pump
+    /// waits, and returns how the pump ended.
+    async fn pump_to_a_stalled_caller<S>(stream: UpstreamStream<S>) -> Option<ErrorKind>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
+    {
+        let (tx, _rx) = mpsc::channel(1);
+        let (drain_tx, drain) = tokio::sync::watch::channel(false);
+        let patience = Patience {
+            idle: Duration::from_secs(600),
+            stall: Duration::from_secs(600),
+        };
+        let pumping = actix_web::rt::spawn(pump(
+            stream,
+            tx,
+            InboundApi::OpenAi,
+            patience,
+            drain,
+            Duration::ZERO,
+        ));
+        // The pump runs until it waits on the full channel.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        drain_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), pumping)
+            .await
+            .expect("the pump ended at the drain deadline")
+            .expect("the pump did not panic")
+            .error
+    }
+
+    #[actix_web::test]
+    async fn the_drain_deadline_ends_a_wait_on_a_caller_that_stopped_reading() {
+        let stream = upstream(vec![Ok(Bytes::from(CHUNK)), Ok(Bytes::from(CHUNK))]);
+        assert_eq!(
+            pump_to_a_stalled_caller(stream).await,
+            Some(ErrorKind::Unavailable)
+        );
+    }
+
+    #[actix_web::test]
+    async fn the_drain_deadline_ends_a_wait_to_deliver_the_error_event() {
+        let cut = Err(PayloadError::Incomplete(None));
+        let stream = upstream(vec![Ok(Bytes::from(CHUNK)), cut]);
+        assert_eq!(
+            pump_to_a_stalled_caller(stream).await,
+            Some(ErrorKind::BadUpstreamResponse)
+        );
     }
 }

@@ -74,6 +74,8 @@ pub struct UpstreamCall {
     /// Upstream silence inside a stream (any bytes, keep-alive comments and
     /// pings included, break it): the stream fails.
     pub stream_idle_timeout: Duration,
+    /// The longest a streaming caller may read nothing: the stream ends.
+    pub client_stall_timeout: Duration,
     /// Bounds on the upstream stream's lines and events.
     pub sse_limits: crate::protocol::sse::SseLimits,
 }

@@ -110,6 +110,7 @@ async fn try_model(
                 anthropic_beta: req.anthropic_beta.clone(),
                 first_byte_timeout: cfg.first_byte_timeout,
                 stream_idle_timeout: cfg.stream_idle_timeout,
+                client_stall_timeout: cfg.client_stall_timeout,
                 sse_limits: cfg.sse_limits,
             })
             .await;

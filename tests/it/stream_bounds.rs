@@ -95,3 +95,22 @@ async fn anthropic_pings_count_as_upstream_activity_on_a_converted_stream() {
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
     assert!(!data.iter().any(|d| d.contains("\"error\"")), "{data:?}");
 }
+
+#[tokio::test]
+async fn a_caller_that_stops_reading_is_cut_after_the_stall_timeout() {
+    let up = MockUpstream::always(endless_content());
+    let gw = TestGateway::start(&openai_config(
+        &up.url("/v1"),
+        "[routing]\nclient_stall_timeout_seconds = 0.5\n",
+    ));
+    let _conn = stalled_caller(gw.addr, "/v1/chat/completions", &ask("gpt-4o"));
+    upstream_dropped(&up).await;
+    let d = [
+        ("api_key", "team-a"),
+        ("model", "gpt-4o"),
+        ("provider", "openai"),
+        ("endpoint", "/v1/chat/completions"),
+        ("error_type", "client_closed"),
+    ];
+    gw.expect_metric("llm_errors_total", &d, 1.0).await;
+}
