@@ -28,6 +28,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request body is over the configured limit (413).
     PayloadTooLarge,
+    /// The caller did not send its request body in time (408).
+    RequestTimeout,
     /// The gateway's own limits refused the request (429).
     RateLimited,
     /// The upstream answered with this error status.
@@ -59,6 +61,7 @@ impl ErrorKind {
             ErrorKind::Permission => StatusCode::FORBIDDEN,
             ErrorKind::ModelNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Upstream(s) => match s {
                 400..=499 => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
@@ -78,9 +81,10 @@ impl ErrorKind {
     /// The `error_type` label of `llm_errors_total`: a small closed set.
     pub fn metric_label(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::NotFound => {
-                "invalid_request"
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::RequestTimeout
+            | ErrorKind::NotFound => "invalid_request",
             ErrorKind::Authentication => "auth",
             ErrorKind::Permission => "permission",
             ErrorKind::ModelNotFound => "model_not_found",

@@ -41,6 +41,9 @@ pub struct ServerSection {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: i64,
+    /// The longest a request body may take to arrive.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: f64,
     /// How long in-flight requests and streams may take to finish after
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
@@ -58,6 +61,7 @@ impl Default for ServerSection {
             log_format: default_log_format(),
             workers: None,
             max_body_bytes: default_max_body_bytes(),
+            body_read_timeout_seconds: default_body_read_timeout(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
         }
@@ -78,6 +82,9 @@ fn default_log_format() -> String {
 }
 fn default_max_body_bytes() -> i64 {
     10 * 1024 * 1024
+}
+fn default_body_read_timeout() -> f64 {
+    60.0
 }
 fn default_shutdown_timeout() -> f64 {
     30.0

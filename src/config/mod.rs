@@ -110,6 +110,8 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     pub workers: Option<usize>,
     pub max_body_bytes: usize,
+    /// The longest a request body may take to arrive (408 after).
+    pub body_read_timeout: Duration,
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
@@ -382,6 +384,11 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             0
         }
     };
+    let body_read_timeout = seconds(
+        s.body_read_timeout_seconds,
+        "server.body_read_timeout_seconds",
+        errs,
+    );
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
         t => {
@@ -413,6 +420,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         log_format,
         workers,
         max_body_bytes,
+        body_read_timeout,
         shutdown_timeout,
         admin_key,
     }
@@ -869,6 +877,7 @@ mod tests {
     #[test]
     fn hardening_bounds_have_defaults_and_are_range_checked() {
         let s = parse("").unwrap();
+        assert_eq!(s.server.body_read_timeout, Duration::from_secs(60));
         assert_eq!(s.routing.client_stall_timeout, Duration::from_secs(60));
         assert_eq!(
             s.routing.sse_limits,
@@ -876,6 +885,8 @@ mod tests {
         );
         let errs = parse(
             r#"
+            [server]
+            body_read_timeout_seconds = -1
             [routing]
             client_stall_timeout_seconds = 0
             max_sse_line_bytes = 0
@@ -887,6 +898,7 @@ mod tests {
         assert_eq!(
             fields,
             [
+                "server.body_read_timeout_seconds",
                 "routing.client_stall_timeout_seconds",
                 "routing.max_sse_line_bytes",
                 "routing.max_sse_event_bytes"

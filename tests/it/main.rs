@@ -15,6 +15,7 @@ mod messages;
 mod metrics;
 mod models;
 mod reload;
+mod request_bounds;
 mod resilience;
 mod shutdown;
 mod stream_bounds;
