@@ -8,6 +8,7 @@ use super::{Drain, Reply, StreamSummary, UpstreamCall};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::protocol::messages::AnthropicEncoder;
+use crate::protocol::openai::Usage;
 use crate::protocol::sse::{SseLimits, SseOverflow, SseParser};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
@@ -121,7 +122,7 @@ async fn send(
             let (body, usage) = whole(body)?;
             Ok(Reply::Complete {
                 body,
-                usage,
+                usage: usage.map(Usage::plausible),
                 headers: prepared.extra_headers,
                 upstream,
             })
@@ -406,7 +407,7 @@ where
         stream.drain().await;
     }
     StreamSummary {
-        usage: stream.translator.usage(),
+        usage: stream.translator.usage().map(Usage::plausible),
         error,
         first_byte: Some(first_byte),
         busy: stream.busy,

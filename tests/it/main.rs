@@ -19,3 +19,4 @@ mod request_bounds;
 mod resilience;
 mod shutdown;
 mod stream_bounds;
+mod upstream_answers;
