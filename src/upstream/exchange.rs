@@ -4,7 +4,7 @@
 
 use super::plan::{self, Answer, Planned, Prepared};
 use super::translate::{self, Translator};
-use super::{Drain, Reply, StreamSummary, UpstreamCall};
+use super::{Drain, Reply, StreamSummary, UpstreamCall, STREAM_BUFFER};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::protocol::messages::AnthropicEncoder;
@@ -25,8 +25,6 @@ const PING_EVERY: Duration = Duration::from_secs(10);
 /// What is read after a stream's terminator to keep its connection.
 const DRAIN_BYTES: usize = 64 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
-/// Stream chunks buffered between the pump and the caller's connection.
-const STREAM_BUFFER: usize = 16;
 
 /// Runs one attempt on `client` (the provider actor's).
 pub async fn execute(

@@ -25,6 +25,10 @@ use tokio::sync::mpsc;
 
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
 
+/// Stream chunks buffered between the producer (a pump, or a local answer)
+/// and the caller's connection.
+pub const STREAM_BUFFER: usize = 16;
+
 /// What a call asks of the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {

@@ -1,5 +1,5 @@
 //! What a caller's request may cost the gateway: a body arrives in bounded
-//! time.
+//! time, and the mock's echo is capped.
 
 use crate::common::*;
 use std::io::{Read, Write};
@@ -55,4 +55,36 @@ async fn a_body_that_trickles_in_gets_a_408_at_the_body_read_timeout() {
 async fn an_unknown_key_gets_its_401_without_waiting_for_a_body_that_trickles_in() {
     let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
     assert!(slow_upload(&gw, "sk-unknown").await.contains(" 401 "));
+}
+
+#[tokio::test]
+async fn the_mock_echoes_at_most_64_kib_of_a_long_prompt_streamed_or_not() {
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let prompt = "a ".repeat(512 * 1024);
+    let ask = |stream: bool| {
+        serde_json::json!({"model": "demo", "stream": stream,
+            "messages": [{"role": "user", "content": prompt}]})
+    };
+    let whole: serde_json::Value = gw
+        .post("/v1/chat/completions", "sk-test", &ask(false))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let echo = whole["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("text");
+    assert_eq!(echo, &prompt[..64 * 1024]);
+    assert_eq!(whole["usage"]["completion_tokens"], 32 * 1024);
+    let data = sse_data(gw.post("/v1/chat/completions", "sk-test", &ask(true)).await).await;
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let streamed: String = json_events(&data)
+        .iter()
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(streamed, echo);
 }
