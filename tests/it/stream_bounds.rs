@@ -114,3 +114,19 @@ async fn a_caller_that_stops_reading_is_cut_after_the_stall_timeout() {
     ];
     gw.expect_metric("llm_errors_total", &d, 1.0).await;
 }
+
+#[tokio::test]
+async fn a_pass_through_event_that_is_not_json_ends_the_stream_without_being_relayed() {
+    let mut pieces = split_events(&fixture("openai/chat_stream.sse"));
+    pieces.insert(2, "data: <html>502 Bad Gateway</html>\n\n".to_owned());
+    let up = MockUpstream::always(MockReply::sse_pieces(pieces));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let data = sse_data(
+        gw.post("/v1/chat/completions", "sk-test", &ask("gpt-4o"))
+            .await,
+    )
+    .await;
+    assert_eq!(data.len(), 3, "two events, then the error: {data:?}");
+    let events = json_events(&data);
+    assert_eq!(events[2]["error"]["type"], "server_error", "{data:?}");
+}
