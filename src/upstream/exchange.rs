@@ -184,7 +184,7 @@ fn payload_error(e: PayloadError) -> GatewayError {
 fn overflow_error(o: SseOverflow) -> GatewayError {
     GatewayError::new(
         ErrorKind::BadUpstreamResponse,
-        format!("the upstream sent {o}, over the gateway's limit"),
+        format!("the upstream sent {o} (the gateway's limit)"),
     )
     .with_code("upstream_event_too_large")
 }
