@@ -45,6 +45,9 @@ pub struct ServerSection {
     /// bytes.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: i64,
+    /// The longest a request body may take to arrive.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: f64,
     /// How long in-flight requests and streams may take to finish after
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
@@ -67,6 +70,7 @@ impl Default for ServerSection {
             workers: None,
             max_body_bytes: default_max_body_bytes(),
             max_header_bytes: default_max_header_bytes(),
+            body_read_timeout_seconds: default_body_read_timeout(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
             allow_empty_reload: false,
@@ -91,6 +95,9 @@ fn default_max_body_bytes() -> i64 {
 }
 fn default_max_header_bytes() -> i64 {
     64 * 1024
+}
+fn default_body_read_timeout() -> f64 {
+    60.0
 }
 fn default_shutdown_timeout() -> f64 {
     30.0
@@ -190,6 +197,15 @@ pub struct RoutingSection {
     /// same target.
     #[serde(default = "default_max_retry_wait")]
     pub max_retry_wait_seconds: f64,
+    /// The longest a streaming caller may read nothing.
+    #[serde(default = "default_stream_timeout")]
+    pub client_stall_timeout_seconds: f64,
+    /// Longest line of an upstream stream, in bytes.
+    #[serde(default = "default_max_sse_line")]
+    pub max_sse_line_bytes: i64,
+    /// Largest event of an upstream stream (its data), in bytes.
+    #[serde(default = "default_max_sse_event")]
+    pub max_sse_event_bytes: i64,
 }
 
 impl Default for RoutingSection {
@@ -204,6 +220,9 @@ impl Default for RoutingSection {
             breaker_cooldown_seconds: default_breaker_cooldown(),
             request_timeout_seconds: default_request_timeout(),
             max_retry_wait_seconds: default_max_retry_wait(),
+            client_stall_timeout_seconds: default_stream_timeout(),
+            max_sse_line_bytes: default_max_sse_line(),
+            max_sse_event_bytes: default_max_sse_event(),
         }
     }
 }
@@ -231,6 +250,12 @@ fn default_request_timeout() -> f64 {
 }
 fn default_max_retry_wait() -> f64 {
     10.0
+}
+fn default_max_sse_line() -> i64 {
+    crate::protocol::sse::SseLimits::default().max_line as i64
+}
+fn default_max_sse_event() -> i64 {
+    crate::protocol::sse::SseLimits::default().max_event as i64
 }
 
 /// One `[providers.ID]` entry.

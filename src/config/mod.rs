@@ -128,6 +128,8 @@ pub struct ServerSettings {
     /// Largest request head the gateway serves; larger ones get a 431 in
     /// the caller's format.
     pub max_header_bytes: usize,
+    /// The longest a request body may take to arrive (408 after).
+    pub body_read_timeout: Duration,
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
@@ -238,6 +240,10 @@ pub struct RoutingSettings {
     /// The longest upstream `Retry-After` the gateway waits out itself
     /// before retrying the same target; a longer one moves on.
     pub max_retry_wait: Duration,
+    /// The longest a streaming caller may read nothing.
+    pub client_stall_timeout: Duration,
+    /// Bounds on one upstream stream's lines and events.
+    pub sse_limits: crate::protocol::sse::SseLimits,
 }
 
 /// One validated configuration, immutable once built.
@@ -414,6 +420,11 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             0
         }
     };
+    let body_read_timeout = seconds(
+        s.body_read_timeout_seconds,
+        "server.body_read_timeout_seconds",
+        errs,
+    );
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
         _ => {
@@ -446,6 +457,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         workers,
         max_body_bytes,
         max_header_bytes,
+        body_read_timeout,
         shutdown_timeout,
         admin_key,
         allow_empty_reload: s.allow_empty_reload,
@@ -476,9 +488,7 @@ fn check_log_level(filter: &str) -> Result<(), String> {
     }
     tracing_subscriber::EnvFilter::try_new(filter)
         .map(drop)
-        .map_err(|e| {
-            format!("is not a log filter ({e}); e.g. info, or info,llm_gateway=debug")
-        })
+        .map_err(|e| format!("is not a log filter ({e}); e.g. info, or info,llm_gateway=debug"))
 }
 
 fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> MetricsSettings {
@@ -684,6 +694,24 @@ fn count(
     }
 }
 
+/// A number of bytes from 1 KiB to 1 GiB, or the problem with it.
+fn byte_limit(v: i64, field: &str, errs: &mut ConfigErrors) -> usize {
+    const RANGE: std::ops::RangeInclusive<i64> = 1024..=1024 * 1024 * 1024;
+    if RANGE.contains(&v) {
+        v as usize
+    } else {
+        errs.push(
+            field,
+            format!(
+                "{v} is out of range ({}-{} bytes)",
+                RANGE.start(),
+                RANGE.end()
+            ),
+        );
+        0
+    }
+}
+
 fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> RoutingSettings {
     RoutingSettings {
         max_retries: count(r.max_retries, 0..=10, "routing.max_retries", errs),
@@ -732,6 +760,15 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
             "routing.max_retry_wait_seconds",
             errs,
         ),
+        client_stall_timeout: seconds(
+            r.client_stall_timeout_seconds,
+            "routing.client_stall_timeout_seconds",
+            errs,
+        ),
+        sse_limits: crate::protocol::sse::SseLimits {
+            max_line: byte_limit(r.max_sse_line_bytes, "routing.max_sse_line_bytes", errs),
+            max_event: byte_limit(r.max_sse_event_bytes, "routing.max_sse_event_bytes", errs),
+        },
     }
 }
 
@@ -955,6 +992,38 @@ mod tests {
             assert_eq!(errs.0[0].field, "server.max_header_bytes", "{bad}");
         }
         assert_eq!(parse("").unwrap().server.max_header_bytes, 65_536);
+    }
+
+    #[test]
+    fn hardening_bounds_have_defaults_and_are_range_checked() {
+        let s = parse("").unwrap();
+        assert_eq!(s.server.body_read_timeout, Duration::from_secs(60));
+        assert_eq!(s.routing.client_stall_timeout, Duration::from_secs(60));
+        assert_eq!(
+            s.routing.sse_limits,
+            crate::protocol::sse::SseLimits::default()
+        );
+        let errs = parse(
+            r#"
+            [server]
+            body_read_timeout_seconds = -1
+            [routing]
+            client_stall_timeout_seconds = 0
+            max_sse_line_bytes = 0
+            max_sse_event_bytes = 2147483648
+            "#,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "server.body_read_timeout_seconds",
+                "routing.client_stall_timeout_seconds",
+                "routing.max_sse_line_bytes",
+                "routing.max_sse_event_bytes"
+            ]
+        );
     }
 
     #[test]

@@ -16,8 +16,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The largest body read (and discarded) before refusing an unknown key.
+/// The largest body read (and discarded) before refusing an unknown key,
+/// and the longest spent reading it.
 const REFUSED_BODY_LIMIT: usize = 64 * 1024;
+const REFUSED_BODY_TIME: Duration = Duration::from_secs(1);
 
 /// Serves one LLM call; `prepare` turns the caller and body into the
 /// upstream call (routing, validation) and is the only endpoint-specific
@@ -52,13 +54,20 @@ pub async fn serve(
             Err(e) => {
                 // Read a small body anyway: an unread body closes the
                 // connection, which costs a refused caller a reconnect.
-                let _ = read_body(req, payload, REFUSED_BODY_LIMIT).await;
+                let _ = read_body(req, payload, REFUSED_BODY_LIMIT, REFUSED_BODY_TIME).await;
                 return Err(e.0);
             }
         };
         dims.api_key = caller.name.clone();
         limits = Some(caller.limits.clone());
-        let body = read_body(req, payload, caller.snapshot.server.max_body_bytes).await?;
+        let server = &caller.snapshot.server;
+        let body = read_body(
+            req,
+            payload,
+            server.max_body_bytes,
+            server.body_read_timeout,
+        )
+        .await?;
         let call = prepare(&caller, body)?;
         dims.model = call.route.name.clone();
         dims.provider = call.route.owner().clone();

@@ -4,11 +4,12 @@
 
 use super::plan::{self, Answer, Planned, Prepared};
 use super::translate::{self, Translator};
-use super::{Drain, Reply, StreamSummary, UpstreamCall};
+use super::{Drain, Reply, StreamSummary, UpstreamCall, STREAM_BUFFER};
 use crate::config::ProviderSettings;
 use crate::error::{parse_retry_after, ErrorKind, GatewayError, InboundApi};
 use crate::protocol::messages::AnthropicEncoder;
-use crate::protocol::sse::SseParser;
+use crate::protocol::openai::Usage;
+use crate::protocol::sse::{SseLimits, SseOverflow, SseParser};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -24,8 +25,6 @@ const PING_EVERY: Duration = Duration::from_secs(10);
 /// What is read after a stream's terminator to keep its connection.
 const DRAIN_BYTES: usize = 64 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
-/// Stream chunks buffered between the pump and the caller's connection.
-const STREAM_BUFFER: usize = 16;
 
 /// Runs one attempt on `client` (the provider actor's).
 pub async fn execute(
@@ -86,7 +85,7 @@ async fn send(
             // Read up to the first event before answering: until then a
             // failure is still retryable on another target, since nothing
             // reached the caller.
-            let mut stream = UpstreamStream::new(response, translator);
+            let mut stream = UpstreamStream::new(response, translator, call.sse_limits);
             match tokio::time::timeout(remaining(started, budget), stream.fill()).await {
                 Err(_) => {
                     return Err(GatewayError::new(
@@ -100,10 +99,14 @@ async fn send(
             let first_byte = started.elapsed();
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
-            let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
+            let inbound = call.inbound;
+            let patience = Patience {
+                idle: call.stream_idle_timeout,
+                stall: call.client_stall_timeout,
+            };
             let provider = provider.clone();
             actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, idle, drain, first_byte, &provider).await;
+                let s = pump(stream, tx, inbound, patience, drain, first_byte, &provider).await;
                 let _ = summary_tx.send(s);
             });
             Ok(Reply::Stream {
@@ -124,7 +127,7 @@ async fn send(
             let (body, usage) = whole(body)?;
             Ok(Reply::Complete {
                 body,
-                usage,
+                usage: usage.map(Usage::plausible),
                 headers: prepared.extra_headers,
                 upstream,
             })
@@ -184,6 +187,15 @@ fn payload_error(e: PayloadError) -> GatewayError {
     }
 }
 
+/// An upstream stream line or event over the gateway's limit.
+fn overflow_error(o: SseOverflow) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::BadUpstreamResponse,
+        format!("the upstream sent {o} (the gateway's limit)"),
+    )
+    .with_code("upstream_event_too_large")
+}
+
 /// An upstream SSE body being translated for the caller.
 struct UpstreamStream<S> {
     response: awc::ClientResponse<S>,
@@ -199,22 +211,30 @@ struct UpstreamStream<S> {
     eof: bool,
     /// Time spent parsing and translating.
     busy: Duration,
+    /// When the upstream last sent anything (keep-alive comments and pings
+    /// included): the idle timeout counts from here.
+    heard: tokio::time::Instant,
 }
 
 impl<S> UpstreamStream<S>
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
-    fn new(response: awc::ClientResponse<S>, translator: Box<dyn Translator>) -> Self {
+    fn new(
+        response: awc::ClientResponse<S>,
+        translator: Box<dyn Translator>,
+        limits: SseLimits,
+    ) -> Self {
         Self {
             response,
-            parser: SseParser::new(),
+            parser: SseParser::with_limits(limits),
             events: Vec::new(),
             translator,
             out: BytesMut::new(),
             done: false,
             eof: false,
             busy: Duration::ZERO,
+            heard: tokio::time::Instant::now(),
         }
     }
 
@@ -223,9 +243,13 @@ where
         while self.out.is_empty() && !self.done && !self.eof {
             match self.response.next().await {
                 Some(Ok(chunk)) => {
+                    self.heard = tokio::time::Instant::now();
                     let t = Instant::now();
-                    self.parser.feed(&chunk, &mut self.events);
-                    let r = self.translate();
+                    let r = self
+                        .parser
+                        .feed(&chunk, &mut self.events)
+                        .map_err(overflow_error)
+                        .and_then(|()| self.translate());
                     self.busy += t.elapsed();
                     r?;
                 }
@@ -235,7 +259,8 @@ where
                 }
                 None => {
                     self.eof = true;
-                    self.events.extend(self.parser.finish());
+                    let last = self.parser.finish().map_err(overflow_error)?;
+                    self.events.extend(last);
                     self.translate()?;
                     if !self.done {
                         self.done = true;
@@ -278,15 +303,34 @@ where
     }
 }
 
+/// How long a stream waits on each side.
+#[derive(Debug, Clone, Copy)]
+struct Patience {
+    /// Upstream silence that fails the stream.
+    idle: Duration,
+    /// The longest the caller may take to make room for the next chunk.
+    stall: Duration,
+}
+
+/// The drain deadline passed with the stream still open.
+fn drain_ended() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::Unavailable,
+        "the gateway is shutting down and its drain period ended before this stream did",
+    )
+    .with_code("gateway_shutdown")
+}
+
 /// Sends the stream on as it is translated. Stops reading as soon as the
-/// caller goes away (the receiver is dropped), which drops the upstream
-/// response and closes its connection; ends with an error event on an
-/// upstream failure, a silent upstream, or the drain deadline.
+/// caller goes away (the receiver is dropped) or stops reading for
+/// `patience.stall`, which drops the upstream response and closes its
+/// connection; ends with an error event on an upstream failure, a silent
+/// upstream, or the drain deadline (which also ends a wait on the caller).
 async fn pump<S>(
     mut stream: UpstreamStream<S>,
     tx: mpsc::Sender<Bytes>,
     inbound: InboundApi,
-    idle: Duration,
+    patience: Patience,
     mut drain: Drain,
     first_byte: Duration,
     provider: &ProviderSettings,
@@ -295,32 +339,51 @@ where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
-    let mut silent_until = tokio::time::Instant::now() + idle;
+    let stalled = || GatewayError::new(ErrorKind::ClientClosed, "the caller stopped reading");
+    let mut ping_at = tokio::time::Instant::now() + PING_EVERY;
     let result: Result<(), GatewayError> = loop {
-        if !stream.out.is_empty() && tx.send(stream.out.split().freeze()).await.is_err() {
-            break Err(gone());
+        if !stream.out.is_empty() {
+            let waiting = tokio::time::Instant::now();
+            let room = tokio::select! {
+                biased;
+                _ = drain.wait_for(|deadline| *deadline) => Err(drain_ended()),
+                room = tokio::time::timeout(patience.stall, tx.reserve()) => match room {
+                    Ok(Ok(permit)) => Ok(permit),
+                    Ok(Err(_)) => Err(gone()),
+                    Err(_) => Err(stalled()),
+                },
+            };
+            match room {
+                Ok(permit) => permit.send(stream.out.split().freeze()),
+                Err(e) => break Err(e),
+            }
+            // Time spent waiting on the caller is no upstream silence.
+            let now = tokio::time::Instant::now();
+            stream.heard += now - waiting;
+            ping_at = now + PING_EVERY;
         }
         if stream.done {
             break Ok(());
         }
+        // `fill` moves `heard` on every read, keep-alives included: at this
+        // deadline the loop looks again before calling the upstream silent.
+        let silent_at = stream.heard + patience.idle;
         tokio::select! {
             biased;
             _ = tx.closed() => break Err(gone()),
-            _ = drain.wait_for(|deadline| *deadline) => break Err(GatewayError::new(
-                ErrorKind::Unavailable,
-                "the gateway is shutting down and its drain period ended before this stream did",
-            ).with_code("gateway_shutdown")),
-            filled = stream.fill() => match filled {
-                Err(e) => break Err(e),
-                Ok(()) => silent_until = tokio::time::Instant::now() + idle,
+            _ = drain.wait_for(|deadline| *deadline) => break Err(drain_ended()),
+            filled = stream.fill() => if let Err(e) = filled {
+                break Err(e);
             },
-            _ = tokio::time::sleep_until(silent_until) => break Err(GatewayError::new(
-                ErrorKind::Timeout,
-                "the upstream stream went silent for too long",
-            )),
+            _ = tokio::time::sleep_until(silent_at) => if stream.heard + patience.idle <= tokio::time::Instant::now() {
+                break Err(GatewayError::new(
+                    ErrorKind::Timeout,
+                    "the upstream stream went silent for too long",
+                ));
+            },
             // Anthropic clients (Claude Code) expect pings on quiet streams,
             // e.g. while a model thinks; an interrupted `fill` loses nothing.
-            _ = tokio::time::sleep(PING_EVERY), if inbound == InboundApi::Anthropic => {
+            _ = tokio::time::sleep_until(ping_at), if inbound == InboundApi::Anthropic => {
                 AnthropicEncoder::ping(&mut stream.out);
             }
         }
@@ -332,7 +395,13 @@ where
             if e.kind != ErrorKind::ClientClosed {
                 let mut out = stream.out.split();
                 out.extend_from_slice(&e.stream_event(inbound));
-                let _ = tx.send(out.freeze()).await;
+                // Delivered if the caller makes room in time; after the
+                // drain deadline the pump waits on nobody.
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::timeout(patience.stall, tx.send(out.freeze())) => {}
+                    _ = drain.wait_for(|deadline| *deadline) => {}
+                }
             }
             Some(e.kind)
         }
@@ -345,9 +414,100 @@ where
         stream.drain().await;
     }
     StreamSummary {
-        usage: stream.translator.usage(),
+        usage: stream.translator.usage().map(Usage::plausible),
         error,
         first_byte: Some(first_byte),
         busy: stream.busy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::translate::OpenAiPassThrough;
+
+    const CHUNK: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+
+    /// An upstream stream of `reads`, then silence (never its end).
+    fn upstream(
+        reads: Vec<Result<Bytes, PayloadError>>,
+    ) -> UpstreamStream<impl futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin> {
+        let body = futures_util::stream::iter(reads).chain(futures_util::stream::pending());
+        let response = awc::test::TestResponse::default()
+            .finish()
+            .map_body(|_, _| actix_web::dev::Payload::Stream { payload: body });
+        let translator = Box::new(OpenAiPassThrough::new(false));
+        UpstreamStream::new(response, translator, SseLimits::default())
+    }
+
+    /// Pumps `stream` into a one-chunk channel nobody reads (a caller that
+    /// stopped reading, with all patience), ends the drain once the pump
+    /// waits, and returns how the pump ended.
+    fn provider() -> ProviderSettings {
+        ProviderSettings {
+            id: "p".into(),
+            kind: crate::config::ProviderKind::Mock,
+            enabled: true,
+            api_key: None,
+            base_url: String::new(),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            api_version: String::new(),
+        }
+    }
+
+    async fn pump_to_a_stalled_caller<S>(stream: UpstreamStream<S>) -> Option<ErrorKind>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
+    {
+        let (tx, _rx) = mpsc::channel(1);
+        let (drain_tx, drain) = tokio::sync::watch::channel(false);
+        let patience = Patience {
+            idle: Duration::from_secs(600),
+            stall: Duration::from_secs(600),
+        };
+        let pumping = actix_web::rt::spawn(async move {
+            let provider = provider();
+            let first_byte = Duration::ZERO;
+            pump(
+                stream,
+                tx,
+                InboundApi::OpenAi,
+                patience,
+                drain,
+                first_byte,
+                &provider,
+            )
+            .await
+        });
+        // The pump runs until it waits on the full channel.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        drain_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), pumping)
+            .await
+            .expect("the pump ended at the drain deadline")
+            .expect("the pump did not panic")
+            .error
+    }
+
+    #[actix_web::test]
+    async fn the_drain_deadline_ends_a_wait_on_a_caller_that_stopped_reading() {
+        let stream = upstream(vec![Ok(Bytes::from(CHUNK)), Ok(Bytes::from(CHUNK))]);
+        assert_eq!(
+            pump_to_a_stalled_caller(stream).await,
+            Some(ErrorKind::Unavailable)
+        );
+    }
+
+    #[actix_web::test]
+    async fn the_drain_deadline_ends_a_wait_to_deliver_the_error_event() {
+        let cut = Err(PayloadError::Incomplete(None));
+        let stream = upstream(vec![Ok(Bytes::from(CHUNK)), cut]);
+        assert_eq!(
+            pump_to_a_stalled_caller(stream).await,
+            Some(ErrorKind::BadUpstreamResponse)
+        );
     }
 }

@@ -27,6 +27,10 @@ use tokio::sync::mpsc;
 
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
 
+/// Stream chunks buffered between the producer (a pump, or a local answer)
+/// and the caller's connection.
+pub const STREAM_BUFFER: usize = 16;
+
 /// What a call asks of the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -73,7 +77,8 @@ pub struct UpstreamCall {
     pub anthropic_beta: Option<String>,
     /// No response head and first event by then: the attempt failed.
     pub first_byte_timeout: Duration,
-    /// Silence between stream events: the stream fails.
+    /// Upstream silence inside a stream (any bytes, keep-alive comments and
+    /// pings included, break it): the stream fails.
     pub stream_idle_timeout: Duration,
     /// The call's overall deadline (`[routing] request_timeout_seconds`):
     /// no attempt waits past it.
@@ -81,6 +86,10 @@ pub struct UpstreamCall {
     /// The caller's concurrency slot, held until this attempt's upstream
     /// work has ended, even when the caller is gone by then.
     pub slot: Option<Arc<Permit>>,
+    /// The longest a streaming caller may read nothing: the stream ends.
+    pub client_stall_timeout: Duration,
+    /// Bounds on the upstream stream's lines and events.
+    pub sse_limits: crate::protocol::sse::SseLimits,
 }
 
 /// Turns true at the drain deadline of a shutdown: streams still open then

@@ -149,6 +149,8 @@ async fn try_model(
                 stream_idle_timeout: cfg.stream_idle_timeout,
                 deadline: turn.deadline,
                 slot: r.slot.clone(),
+                client_stall_timeout: cfg.client_stall_timeout,
+                sse_limits: cfg.sse_limits,
             })
             .await;
         if let Some(verdict) = verdict(&result) {
@@ -233,6 +235,7 @@ fn verdict(result: &Result<Reply, GatewayError>) -> Option<Verdict> {
         | ErrorKind::NotFound
         | ErrorKind::PayloadTooLarge
         | ErrorKind::HeadersTooLarge
+        | ErrorKind::RequestTimeout
         | ErrorKind::RateLimited
         | ErrorKind::BadUpstreamResponse
         | ErrorKind::Unavailable

@@ -15,5 +15,8 @@ mod messages;
 mod metrics;
 mod models;
 mod reload;
+mod request_bounds;
 mod resilience;
 mod shutdown;
+mod stream_bounds;
+mod upstream_answers;
