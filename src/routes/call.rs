@@ -5,14 +5,19 @@
 use super::{label, read_body, ApiError, CallLabels};
 use crate::auth::Caller;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::governance::{KeyState, Permit};
+use crate::governance::redis::WorkerStore;
+use crate::governance::{Cost, CostNote, Denied, KeyState, Limit, Permit};
 use crate::metrics::{CallDims, Endpoint, Event, InFlight, Observation, RateLimited, Recorder};
+use crate::protocol::openai::Usage;
 use crate::state::Shared;
 use crate::upstream::router::{route, Routing};
 use crate::upstream::{CallRequest, ExtraHeaders, ProviderPool, Reply};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// The largest body read (and discarded) before refusing an unknown key.
@@ -45,6 +50,13 @@ pub async fn serve(
     let mut attempts = 0;
     let mut limits = None;
     let mut permit = None;
+    let mut pricing = None;
+    // Only a gateway on a shared store looks for this worker's connection.
+    let store = shared
+        .store
+        .as_ref()
+        .and_then(|_| req.app_data::<web::Data<Option<WorkerStore>>>())
+        .and_then(|s| s.get_ref().as_ref());
     let result = async {
         let caller = match caller {
             Ok(c) => c,
@@ -61,7 +73,7 @@ pub async fn serve(
         let call = prepare(&caller, body)?;
         dims.model = call.route.name.clone();
         dims.provider = call.route.owner().clone();
-        permit = Some(govern(&caller, &call.route.name, &recorder)?);
+        permit = Some(govern(&caller, &call.route.name, &recorder, store).await?);
         in_flight = Some(recorder.start(&dims.provider));
         dispatched_at = started.elapsed();
         let routing = Routing {
@@ -73,9 +85,21 @@ pub async fn serve(
         let routed = route(routing, call).await;
         dims.provider = routed.provider;
         attempts = routed.attempts;
+        // Priced as the model that served (a fallback's pricing, if any).
+        pricing = caller.snapshot.model(&routed.model).and_then(|m| m.pricing);
         routed.result
     }
     .await;
+    // Counting tokens is free.
+    let price = move |usage: Option<&Usage>| match (pricing, usage) {
+        (Some(p), Some(u)) if endpoint != Endpoint::CountTokens => p.cost(u),
+        _ => Cost::ZERO,
+    };
+    let cost = match &result {
+        Ok(Reply::Complete { usage, .. }) => CostNote::Known(price(usage.as_ref())),
+        Ok(Reply::Stream { .. }) => CostNote::Later(Arc::new(OnceLock::new())),
+        Err(_) => CostNote::None,
+    };
     // Every authenticated call gets its labels on the access log line.
     if &*dims.api_key != crate::metrics::UNKNOWN {
         label(
@@ -85,6 +109,7 @@ pub async fn serve(
                 model: dims.model.clone(),
                 provider: dims.provider.clone(),
                 attempts,
+                cost: cost.clone(),
             },
         );
     }
@@ -96,6 +121,7 @@ pub async fn serve(
         duration: started.elapsed(),
         first_token: None,
         overhead: None,
+        cost: Cost::ZERO,
     };
     match result {
         Err(e) => {
@@ -118,17 +144,20 @@ pub async fn serve(
             upstream,
         }) => {
             let overhead = started.elapsed().saturating_sub(upstream);
-            if let (Some(l), Some(u)) = (&limits, usage) {
-                l.charge_tokens(u.total_tokens);
+            let cost = cost.get().unwrap_or_default();
+            if let (Some(l), Some(p)) = (&limits, permit.take()) {
+                p.settle(l, usage.as_ref(), cost);
             }
             recorder.observe(Observation {
                 usage,
                 overhead: Some(overhead),
+                cost,
                 ..observation(200)
             });
             let mut b = response_head(headers, overhead);
             b.insert_header(("x-gateway-provider", &*dims.provider))
-                .insert_header(("x-gateway-attempts", attempts.to_string()));
+                .insert_header(("x-gateway-attempts", attempts.to_string()))
+                .insert_header(("x-gateway-cost-usd", cost.to_string()));
             b.content_type("application/json");
             let mut resp = b.body(body);
             add_limit_headers(resp.headers_mut(), limits.as_deref());
@@ -144,12 +173,18 @@ pub async fn serve(
             let guard: Option<InFlight> = in_flight.take();
             let provider = dims.provider.clone();
             let key_limits = limits.clone();
+            let (priced, mut priced_rx) = tokio::sync::oneshot::channel::<()>();
             actix_web::rt::spawn(async move {
-                // The permit holds the key's concurrency slot to the end.
-                let _guards = (guard, counted, permit);
+                let _guards = (guard, counted);
                 let s = summary.await.unwrap_or_default();
-                if let (Some(l), Some(u)) = (&key_limits, s.usage) {
-                    l.charge_tokens(u.total_tokens);
+                let spent = price(s.usage.as_ref());
+                if let CostNote::Later(cell) = &cost {
+                    let _ = cell.set(spent);
+                }
+                drop(priced);
+                // The permit held the key's concurrency slot to the end.
+                if let (Some(l), Some(p)) = (&key_limits, permit) {
+                    p.settle(l, s.usage.as_ref(), spent);
                 }
                 recorder.observe(Observation {
                     dims,
@@ -159,6 +194,7 @@ pub async fn serve(
                     duration: started.elapsed(),
                     first_token: s.first_byte.map(|t| dispatched_at + t),
                     overhead: Some(preflight + s.busy),
+                    cost: spent,
                 });
             });
             let mut b = response_head(headers, preflight);
@@ -166,8 +202,13 @@ pub async fn serve(
                 .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"));
+            // The stream ends once its cost is known (the summary comes
+            // before the last chunk), for the access log line.
             let mut resp = b.streaming(futures_util::stream::poll_fn(move |cx| {
-                chunks.poll_recv(cx).map(|c| c.map(Ok::<_, Infallible>))
+                match chunks.poll_recv(cx) {
+                    Poll::Ready(None) => std::pin::Pin::new(&mut priced_rx).poll(cx).map(|_| None),
+                    other => other.map(|c| c.map(Ok::<_, Infallible>)),
+                }
             }));
             add_limit_headers(resp.headers_mut(), limits.as_deref());
             resp
@@ -176,8 +217,14 @@ pub async fn serve(
 }
 
 /// The key's allow-list and limits: a model outside the list is a 403; a
-/// limit that refuses is a 429 with `Retry-After`.
-fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, GatewayError> {
+/// limit that refuses is a 429 with `Retry-After`; an unreachable shared
+/// store is a 503 when `on_store_error = "deny"`.
+async fn govern(
+    caller: &Caller,
+    model: &str,
+    recorder: &Recorder,
+    store: Option<&WorkerStore>,
+) -> Result<Permit, GatewayError> {
     if !caller.limits.policy().allows(model) {
         return Err(GatewayError::new(
             ErrorKind::Permission,
@@ -186,13 +233,47 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
         .with_param("model")
         .with_code("model_not_allowed"));
     }
-    caller.limits.admit().map_err(|refused| {
-        recorder.record(Event::RateLimited(RateLimited {
-            api_key: caller.name.clone(),
-            limit: refused.limit.as_str(),
-        }));
-        let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        GatewayError::new(
+    let admitted = match store {
+        Some(s) if caller.limits.policy().limited() => {
+            s.admit(&caller.snapshot.limits, &caller.name, &caller.limits)
+                .await
+        }
+        _ => caller.limits.admit().map_err(Denied::Limit),
+    };
+    admitted.map_err(|denied| refusal(caller, recorder, denied))
+}
+
+/// The error for a call that was not admitted.
+fn refusal(caller: &Caller, recorder: &Recorder, denied: Denied) -> GatewayError {
+    let refused = match denied {
+        Denied::StoreDown => {
+            return GatewayError::new(
+                ErrorKind::Unavailable,
+                "This key's limits cannot be checked right now (the limits store is unreachable); retry shortly.",
+            )
+            .with_code("limits_store_unavailable")
+            .with_retry_after(Some("1".to_owned()))
+        }
+        Denied::Limit(refused) => refused,
+    };
+    recorder.record(Event::RateLimited(RateLimited {
+        api_key: caller.name.clone(),
+        limit: refused.limit.as_str(),
+    }));
+    let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let retry_after = Some(seconds.to_string());
+    match (refused.limit, caller.limits.policy().budget) {
+        (Limit::Budget, Some(b)) => GatewayError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "This key's budget of {} USD per {} is spent; it renews in {seconds}s.",
+                b.limit,
+                b.period.as_str()
+            ),
+        )
+        .with_code("budget_exceeded")
+        .with_retry_after(retry_after),
+        _ => GatewayError::new(
             ErrorKind::RateLimited,
             format!(
                 "Rate limit reached for this key ({}); retry after {seconds}s.",
@@ -200,8 +281,8 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
             ),
         )
         .with_code("rate_limit_exceeded")
-        .with_retry_after(Some(seconds.to_string()))
-    })
+        .with_retry_after(retry_after),
+    }
 }
 
 /// The `x-ratelimit-*` headers of a limited key.

@@ -95,10 +95,9 @@ async fn send(
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
             let (inbound, idle) = (call.inbound, call.stream_idle_timeout);
-            actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, idle, drain, first_byte).await;
-                let _ = summary_tx.send(s);
-            });
+            actix_web::rt::spawn(pump(
+                stream, tx, summary_tx, inbound, idle, drain, first_byte,
+            ));
             Ok(Reply::Stream {
                 chunks: rx,
                 summary,
@@ -274,16 +273,18 @@ where
 /// Sends the stream on as it is translated. Stops reading as soon as the
 /// caller goes away (the receiver is dropped), which drops the upstream
 /// response and closes its connection; ends with an error event on an
-/// upstream failure, a silent upstream, or the drain deadline.
+/// upstream failure, a silent upstream, or the drain deadline. The summary
+/// goes out before the caller's stream ends, so that what the call used and
+/// cost is known when its last byte is.
 async fn pump<S>(
     mut stream: UpstreamStream<S>,
     tx: mpsc::Sender<Bytes>,
+    summary: oneshot::Sender<StreamSummary>,
     inbound: InboundApi,
     idle: Duration,
     mut drain: Drain,
     first_byte: Duration,
-) -> StreamSummary
-where
+) where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
@@ -328,17 +329,17 @@ where
             Some(e.kind)
         }
     };
+    let _ = summary.send(StreamSummary {
+        usage: stream.translator.usage(),
+        error,
+        first_byte: Some(first_byte),
+        busy: stream.busy,
+    });
     // The caller has everything: end their stream now, then read what is
     // left of a completed upstream body (after `[DONE]` or `message_stop`)
     // so that its connection goes back to the pool instead of closing.
     drop(tx);
     if error.is_none() {
         stream.drain().await;
-    }
-    StreamSummary {
-        usage: stream.translator.usage(),
-        error,
-        first_byte: Some(first_byte),
-        busy: stream.busy,
     }
 }

@@ -267,18 +267,3 @@ async fn a_key_without_limits_never_sees_a_429_or_limit_headers() {
         assert!(header(&r, "x-ratelimit-limit-requests").is_none());
     }
 }
-
-#[tokio::test]
-async fn a_shared_limit_store_is_refused_until_one_exists() {
-    let text = config(
-        "[[api_keys]]\nkey = \"k\"\nname = \"n\"\n",
-        "[limits]\nstore = \"redis\"\n",
-    );
-    let err = llm_gateway::config::load::load_str(&text, "t")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("limits.store: `redis` is not available"),
-        "{err}"
-    );
-}
