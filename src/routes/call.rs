@@ -82,22 +82,29 @@ pub async fn serve(
             recorder: &recorder,
             snapshot: &caller.snapshot,
         };
+        let asked = (call.route.name.clone(), call.route.pricing);
         let routed = route(routing, call).await;
         dims.provider = routed.provider;
         attempts = routed.attempts;
         // Priced as the model that served (a fallback's pricing, if any).
-        pricing = caller.snapshot.model(&routed.model).and_then(|m| m.pricing);
+        pricing = if Arc::ptr_eq(&routed.model, &asked.0) {
+            asked.1
+        } else {
+            caller.snapshot.model(&routed.model).and_then(|m| m.pricing)
+        };
         routed.result
     }
     .await;
     // Counting tokens is free.
+    let pricing = pricing.filter(|_| endpoint != Endpoint::CountTokens);
     let price = move |usage: Option<&Usage>| match (pricing, usage) {
-        (Some(p), Some(u)) if endpoint != Endpoint::CountTokens => p.cost(u),
+        (Some(p), Some(u)) => p.cost(u),
         _ => Cost::ZERO,
     };
     let cost = match &result {
         Ok(Reply::Complete { usage, .. }) => CostNote::Known(price(usage.as_ref())),
-        Ok(Reply::Stream { .. }) => CostNote::Later(Arc::new(OnceLock::new())),
+        Ok(Reply::Stream { .. }) if pricing.is_some() => CostNote::Later(Arc::new(OnceLock::new())),
+        Ok(Reply::Stream { .. }) => CostNote::Known(Cost::ZERO),
         Err(_) => CostNote::None,
     };
     // Every authenticated call gets its labels on the access log line.
@@ -157,7 +164,7 @@ pub async fn serve(
             let mut b = response_head(headers, overhead);
             b.insert_header(("x-gateway-provider", &*dims.provider))
                 .insert_header(("x-gateway-attempts", attempts.to_string()))
-                .insert_header(("x-gateway-cost-usd", cost.to_string()));
+                .insert_header(("x-gateway-cost-usd", usd_header(cost)));
             b.content_type("application/json");
             let mut resp = b.body(body);
             add_limit_headers(resp.headers_mut(), limits.as_deref());
@@ -173,7 +180,15 @@ pub async fn serve(
             let guard: Option<InFlight> = in_flight.take();
             let provider = dims.provider.clone();
             let key_limits = limits.clone();
-            let (priced, mut priced_rx) = tokio::sync::oneshot::channel::<()>();
+            // A priced stream ends once its cost is known (the summary
+            // comes before the last chunk), for the access log line.
+            let (priced, mut priced_rx) = match &cost {
+                CostNote::Later(_) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    (Some(tx), Some(rx))
+                }
+                _ => (None, None),
+            };
             actix_web::rt::spawn(async move {
                 let _guards = (guard, counted);
                 let s = summary.await.unwrap_or_default();
@@ -202,12 +217,16 @@ pub async fn serve(
                 .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"));
-            // The stream ends once its cost is known (the summary comes
-            // before the last chunk), for the access log line.
             let mut resp = b.streaming(futures_util::stream::poll_fn(move |cx| {
-                match chunks.poll_recv(cx) {
-                    Poll::Ready(None) => std::pin::Pin::new(&mut priced_rx).poll(cx).map(|_| None),
-                    other => other.map(|c| c.map(Ok::<_, Infallible>)),
+                match (chunks.poll_recv(cx), priced_rx.as_mut()) {
+                    (Poll::Ready(None), Some(rx)) => {
+                        let done = std::pin::Pin::new(rx).poll(cx).map(|_| None);
+                        if done.is_ready() {
+                            priced_rx = None;
+                        }
+                        done
+                    }
+                    (polled, _) => polled.map(|c| c.map(Ok::<_, Infallible>)),
                 }
             }));
             add_limit_headers(resp.headers_mut(), limits.as_deref());
@@ -293,6 +312,15 @@ fn add_limit_headers(h: &mut actix_web::http::header::HeaderMap, limits: Option<
             h.insert(HeaderName::from_static(name), v);
         }
     }
+}
+
+/// A cost as a header value (no allocation for a call that cost nothing).
+fn usd_header(cost: Cost) -> actix_web::http::header::HeaderValue {
+    use actix_web::http::header::HeaderValue;
+    if cost == Cost::ZERO {
+        return HeaderValue::from_static("0.0");
+    }
+    HeaderValue::from_str(&cost.to_string()).unwrap_or(HeaderValue::from_static("0.0"))
 }
 
 /// Names the target that answered last and the attempts made.
