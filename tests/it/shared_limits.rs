@@ -476,3 +476,37 @@ async fn a_store_that_never_answers_costs_a_call_no_more_than_the_store_timeout(
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_redis_password_comes_from_the_environment_and_is_never_shown() {
+    let redis = Redis::start_with(Some("s3cret-pw"));
+    let text = shared(
+        &redis.url(),
+        "[[api_keys]]\nkey = \"sk-p\"\nname = \"p\"\nrpm = 5\n",
+        "",
+    )
+    .replace("log_level = \"warn\"", "log_level = \"info\"");
+    let dir = tempfile::tempdir().unwrap();
+    let (path, log) = (dir.path().join("config.toml"), dir.path().join("out.log"));
+    std::fs::write(&path, &text).unwrap();
+    let port = free_port();
+    let env = [("LLM_GATEWAY__LIMITS__REDIS_PASSWORD", "s3cret-pw")];
+    let mut gw = Proc::serve(&path, port, &env, Some(&log));
+    gw.wait_ready(port).await;
+    let r = client()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth("sk-p")
+        .json(&ask("demo", "x", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        redis.keys().iter().any(|k| k == "llmgw:{p}:rpm"),
+        "the gateway authenticated and counted in Redis"
+    );
+    drop(gw);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(!text.contains("unreachable"), "{text}");
+}

@@ -8,14 +8,22 @@ use std::time::{Duration, Instant};
 /// A running `redis-server`.
 pub struct Redis {
     pub port: u16,
+    /// `requirepass`, when set.
+    password: Option<String>,
     child: Option<Child>,
 }
 
 impl Redis {
     /// Starts a server on a free port and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a server that requires `password` (when given).
+    pub fn start_with(password: Option<&str>) -> Self {
         let mut r = Self {
             port: free_port(),
+            password: password.map(str::to_owned),
             child: None,
         };
         r.restart();
@@ -41,6 +49,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(self.password.iter().flat_map(|p| ["--requirepass", p]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,7 +66,11 @@ impl Redis {
 
     /// A plain connection, to look at what the gateways stored.
     pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        let mut c = redis::Client::open(self.url())?.get_connection()?;
+        let url = match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/0", self.port),
+            None => self.url(),
+        };
+        let mut c = redis::Client::open(url)?.get_connection()?;
         redis::cmd("PING").query::<String>(&mut c)?;
         Ok(c)
     }
