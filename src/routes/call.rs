@@ -164,7 +164,7 @@ pub async fn serve(
             let mut b = response_head(headers, overhead);
             b.insert_header(("x-gateway-provider", &*dims.provider))
                 .insert_header(("x-gateway-attempts", attempts.to_string()))
-                .insert_header(("x-gateway-cost-usd", usd_header(cost)));
+                .insert_header((COST_HEADER, usd_header(cost)));
             b.content_type("application/json");
             let mut resp = b.body(body);
             add_limit_headers(resp.headers_mut(), limits.as_deref());
@@ -313,6 +313,10 @@ fn add_limit_headers(h: &mut actix_web::http::header::HeaderMap, limits: Option<
         }
     }
 }
+
+/// What a whole answer cost.
+const COST_HEADER: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-gateway-cost-usd");
 
 /// A cost as a header value (no allocation for a call that cost nothing).
 fn usd_header(cost: Cost) -> actix_web::http::header::HeaderValue {
