@@ -35,6 +35,7 @@ pub fn build(
     let data = web::Data::from(shared);
     let server = HttpServer::new(move || {
         let store = (data.store.clone()).map(|s| WorkerStore::new(s, data.metrics.recorder()));
+        store.iter().for_each(WorkerStore::warm);
         App::new()
             .app_data(web::Data::new(store))
             .app_data(data.clone())

@@ -382,7 +382,18 @@ impl WorkerStore {
             w.wake.clone(),
             w.store.lease / 3,
         ));
+        // Connect now, whatever a call's timeout: a slow first connect (TLS
+        // far away) is not an outage.
+        let mut first = conn.clone();
+        actix_web::rt::spawn(async move {
+            let _ = redis::cmd("PING").query_async::<String>(&mut first).await;
+        });
         Some(conn)
+    }
+
+    /// Starts connecting (call on the worker, at its start).
+    pub fn warm(&self) {
+        let _ = self.conn();
     }
 
     fn failed_admit(
