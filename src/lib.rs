@@ -70,6 +70,7 @@ impl Gateway {
         } else {
             metrics::MetricsHandle::default()
         };
+        governance::cost::log_unpriced(&snapshot, None);
         let shared = Arc::new(state::Shared::new(snapshot, recorder));
         shared
             .metrics

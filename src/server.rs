@@ -1,6 +1,7 @@
 //! The HTTP server: middleware, routes, and the per-worker provider actors.
 
 use crate::error::{ErrorKind, GatewayError};
+use crate::governance::redis::WorkerStore;
 use crate::logging::{access_log, GatewaySpan};
 use crate::routes;
 use crate::state::Shared;
@@ -24,7 +25,7 @@ const FLUSH_SECONDS: u64 = 2;
 
 /// Builds the server on an already bound listener. Each worker gets its own
 /// [`ProviderPool`], so provider actors live next to the handlers that use
-/// them.
+/// them, and its own connection to the shared limits store, if any.
 pub fn build(
     shared: Arc<Shared>,
     listener: TcpListener,
@@ -38,7 +39,10 @@ pub fn build(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let data = web::Data::from(shared);
     let server = HttpServer::new(move || {
+        let store = (data.store.clone()).map(|s| WorkerStore::new(s, data.metrics.recorder()));
+        store.iter().for_each(WorkerStore::warm);
         App::new()
+            .app_data(web::Data::new(store))
             .app_data(data.clone())
             .app_data(web::Data::new(ProviderPool::new(data.drain_signal())))
             .app_data(web::Data::new(data.metrics.recorder()))

@@ -18,6 +18,8 @@ pub struct Shared {
     pub breakers: crate::upstream::breaker::Breakers,
     /// The config actor, when the config comes from a file.
     pub reloader: OnceLock<actix::Addr<ConfigActor>>,
+    /// The shared limits store (`[limits] store = "redis"`; read at start).
+    pub store: Option<Arc<crate::governance::redis::RedisStore>>,
     ready: AtomicBool,
     draining: AtomicBool,
     /// LLM calls in flight, streams included (for the drain).
@@ -29,6 +31,7 @@ impl Shared {
     /// State serving `snapshot`, not yet ready.
     pub fn new(snapshot: Snapshot, metrics: MetricsHandle) -> Self {
         Self {
+            store: crate::governance::redis::RedisStore::from_settings(&snapshot.limits),
             config: ArcSwap::from_pointee(snapshot),
             metrics,
             breakers: Default::default(),

@@ -123,27 +123,68 @@ pub struct ApiKeySection {
     pub tpm: Option<i64>,
     /// Calls in flight, streams included.
     pub max_concurrent: Option<i64>,
+    /// Spend allowed per `budget_period`, in USD (from model pricing).
+    pub budget_usd: Option<f64>,
+    /// `day`, `week` or `month` (UTC calendar periods; default month).
+    pub budget_period: Option<String>,
 }
 
 /// `[limits]`: where per-key limits are kept.
 #[derive(Debug, Deserialize)]
 pub struct LimitsSection {
-    /// `local` (each replica enforces its own share); the name a shared
-    /// store would take later.
+    /// `local` (each replica enforces its own limits) or `redis` (shared).
     #[serde(default = "default_store")]
     pub store: String,
+    /// `redis://host:6379/0` or `rediss://…` (TLS).
+    pub redis_url: Option<String>,
+    /// Better from the environment: `LLM_GATEWAY__LIMITS__REDIS_PASSWORD`.
+    pub redis_password: Option<String>,
+    /// `allow` (local limits while Redis is unreachable) or `deny` (503).
+    #[serde(default = "default_on_store_error")]
+    pub on_store_error: String,
+    /// The longest a request waits on Redis.
+    #[serde(default = "default_store_timeout_ms")]
+    pub store_timeout_ms: i64,
+    /// How long a concurrency slot outlives a replica that died.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: f64,
 }
 
 impl Default for LimitsSection {
     fn default() -> Self {
         Self {
             store: default_store(),
+            redis_url: None,
+            redis_password: None,
+            on_store_error: default_on_store_error(),
+            store_timeout_ms: default_store_timeout_ms(),
+            lease_seconds: default_lease_seconds(),
         }
     }
 }
 
 fn default_store() -> String {
     "local".to_owned()
+}
+fn default_on_store_error() -> String {
+    "allow".to_owned()
+}
+fn default_store_timeout_ms() -> i64 {
+    50
+}
+fn default_lease_seconds() -> f64 {
+    30.0
+}
+
+/// `[models.X.pricing]`: USD per million tokens.
+#[derive(Debug, Deserialize)]
+pub struct PricingSection {
+    pub input_per_mtok: Option<f64>,
+    pub output_per_mtok: Option<f64>,
+    /// Default: the input price.
+    pub cache_read_per_mtok: Option<f64>,
+    /// Default: the input price.
+    pub cache_write_per_mtok: Option<f64>,
 }
 
 /// One `[models."NAME"]` entry: the seed's single `provider`/`api_model`,
@@ -162,6 +203,8 @@ pub struct ModelSection {
     /// Output token limit sent when the caller gives none and the provider
     /// requires one (Anthropic); default 4096.
     pub default_max_tokens: Option<i64>,
+    /// What the model costs; absent: nothing.
+    pub pricing: Option<PricingSection>,
 }
 
 /// One deployment of a model.

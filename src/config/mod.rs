@@ -6,6 +6,7 @@
 //! problem is reported at once, each naming its field ([`ConfigErrors`]).
 
 pub mod file;
+pub mod limits;
 pub mod load;
 pub mod reload;
 
@@ -15,6 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use limits::{LimitsSettings, OnStoreError, RedisSettings, Store};
 pub use load::{load_file, LoadError};
 
 /// The built-in demo config (`config/demo.toml`), used when no config file is
@@ -201,6 +203,8 @@ pub struct ModelRoute {
     pub max_retries: u32,
     /// Output token limit for providers that require one (Anthropic).
     pub default_max_tokens: u64,
+    /// What a call costs; none: nothing.
+    pub pricing: Option<crate::governance::Pricing>,
     /// Spreads requests over the targets by weight.
     pub(crate) picks: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -255,6 +259,8 @@ pub struct Snapshot {
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
     pub routing: RoutingSettings,
+    /// Where per-key counters live.
+    pub limits: LimitsSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
     /// Sorted by name, so listings are stable. Shared, so that a request
     /// holds its route without copying it.
@@ -280,6 +286,8 @@ impl Snapshot {
             if let Some(old) = previous.keys.get(digest) {
                 if old.state.policy() == entry.state.policy() {
                     entry.state = old.state.clone();
+                } else {
+                    entry.state.adopt_spend(&old.state);
                 }
             }
         }
@@ -309,12 +317,7 @@ impl Snapshot {
         let metrics = validate_metrics(f.metrics, &mut errs);
         let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
-        if f.limits.store != "local" {
-            errs.push(
-                "limits.store",
-                "is not available: only `local` (each replica enforces its own limits)",
-            );
-        }
+        let limits = limits::validate_limits(f.limits, &mut errs);
         let providers = validate_providers(f.providers, &routing, &mut errs);
         let models = validate_models(f.models, &providers, &routing, &mut errs);
         if !errs.0.is_empty() {
@@ -325,6 +328,7 @@ impl Snapshot {
             server,
             metrics,
             routing,
+            limits,
             keys,
             models,
             providers,
@@ -546,6 +550,7 @@ fn validate_keys(
             rpm: limit(k.rpm, "rpm", errs),
             tpm: limit(k.tpm, "tpm", errs),
             max_concurrent: limit(k.max_concurrent, "max_concurrent", errs),
+            budget: limits::validate_budget(k.budget_usd, k.budget_period, &field, errs),
         };
         let entry = KeyEntry {
             name: k.name.into(),
@@ -862,6 +867,7 @@ fn validate_models(
                 4096
             }
         };
+        let pricing = limits::validate_pricing(m.pricing, &field, errs);
         if errs.0.len() > before {
             continue;
         }
@@ -873,6 +879,7 @@ fn validate_models(
                 fallbacks: m.fallbacks.into_iter().map(Into::into).collect(),
                 max_retries,
                 default_max_tokens,
+                pricing,
                 picks: Arc::default(),
             }),
         );

@@ -75,6 +75,8 @@ pub struct CallLabels {
     pub provider: Arc<str>,
     /// Upstream attempts made (retries and fallbacks included).
     pub attempts: u32,
+    /// What the call cost (for answered calls).
+    pub cost: crate::governance::CostNote,
 }
 
 /// Records the call's labels on the request (for the access log).

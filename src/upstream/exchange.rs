@@ -105,9 +105,12 @@ async fn send(
                 stall: call.client_stall_timeout,
             };
             let provider = provider.clone();
+            let report = Report {
+                summary: summary_tx,
+                first_byte,
+            };
             actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, patience, drain, first_byte, &provider).await;
-                let _ = summary_tx.send(s);
+                pump(stream, tx, inbound, patience, drain, report, &provider).await;
             });
             Ok(Reply::Stream {
                 chunks: rx,
@@ -321,21 +324,29 @@ fn drain_ended() -> GatewayError {
     .with_code("gateway_shutdown")
 }
 
+/// Where a stream's pump reports its end.
+struct Report {
+    summary: oneshot::Sender<StreamSummary>,
+    /// Time from the call to the first byte sent to the caller.
+    first_byte: Duration,
+}
+
 /// Sends the stream on as it is translated. Stops reading as soon as the
 /// caller goes away (the receiver is dropped) or stops reading for
 /// `patience.stall`, which drops the upstream response and closes its
 /// connection; ends with an error event on an upstream failure, a silent
 /// upstream, or the drain deadline (which also ends a wait on the caller).
+/// The summary goes out before the caller's stream ends, so that what the
+/// call used and cost is known when its last byte is.
 async fn pump<S>(
     mut stream: UpstreamStream<S>,
     tx: mpsc::Sender<Bytes>,
     inbound: InboundApi,
     patience: Patience,
     mut drain: Drain,
-    first_byte: Duration,
+    report: Report,
     provider: &ProviderSettings,
-) -> StreamSummary
-where
+) where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
@@ -406,18 +417,18 @@ where
             Some(e.kind)
         }
     };
+    let _ = report.summary.send(StreamSummary {
+        usage: stream.translator.usage().map(Usage::plausible),
+        error,
+        first_byte: Some(report.first_byte),
+        busy: stream.busy,
+    });
     // The caller has everything: end their stream now, then read what is
     // left of a completed upstream body (after `[DONE]` or `message_stop`)
     // so that its connection goes back to the pool instead of closing.
     drop(tx);
     if error.is_none() {
         stream.drain().await;
-    }
-    StreamSummary {
-        usage: stream.translator.usage().map(Usage::plausible),
-        error,
-        first_byte: Some(first_byte),
-        busy: stream.busy,
     }
 }
 
@@ -466,16 +477,20 @@ mod tests {
             idle: Duration::from_secs(600),
             stall: Duration::from_secs(600),
         };
+        let (summary, summarised) = oneshot::channel();
         let pumping = actix_web::rt::spawn(async move {
             let provider = provider();
-            let first_byte = Duration::ZERO;
+            let report = Report {
+                summary,
+                first_byte: Duration::ZERO,
+            };
             pump(
                 stream,
                 tx,
                 InboundApi::OpenAi,
                 patience,
                 drain,
-                first_byte,
+                report,
                 &provider,
             )
             .await
@@ -488,8 +503,8 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), pumping)
             .await
             .expect("the pump ended at the drain deadline")
-            .expect("the pump did not panic")
-            .error
+            .expect("the pump did not panic");
+        summarised.await.expect("a summary").error
     }
 
     #[actix_web::test]

@@ -18,10 +18,8 @@ pub mod translate;
 
 use crate::config::{ModelRoute, Target};
 use crate::error::InboundApi;
-use crate::governance::Permit;
 use crate::protocol::openai::Usage;
 use bytes::Bytes;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -83,9 +81,6 @@ pub struct UpstreamCall {
     /// The call's overall deadline (`[routing] request_timeout_seconds`):
     /// no attempt waits past it.
     pub deadline: Instant,
-    /// The caller's concurrency slot, held until this attempt's upstream
-    /// work has ended, even when the caller is gone by then.
-    pub slot: Option<Arc<Permit>>,
     /// The longest a streaming caller may read nothing: the stream ends.
     pub client_stall_timeout: Duration,
     /// Bounds on the upstream stream's lines and events.

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 mod process;
+mod redis_server;
 pub use process::{bin, free_port, Proc};
+pub use redis_server::Redis;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::Bytes;

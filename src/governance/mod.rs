@@ -1,19 +1,35 @@
 //! Per-key governance from the TOML: a model allow-list, request and token
-//! rate limits, and a cap on calls in flight.
+//! rate limits, a cap on calls in flight, and a spend budget.
 //!
 //! Rate limits use GCRA (a token bucket kept as one "theoretical arrival
 //! time" per limit): a key with `rpm = N` may send N requests at once, then
 //! one every 60/N seconds — smooth, with no fixed-window burst at a boundary.
 //! Token limits are admitted while the key has tokens left and charged with
 //! what a call actually used once its usage is known (streams included), so
-//! a bucket may go into debt and then refuses until it has refilled. State
-//! lives in atomics (no lock on the request path) and survives reloads for
-//! keys whose limits did not change. Limits are per process: with several
-//! replicas, set each to its share (total ÷ replicas).
+//! a bucket may go into debt and then refuses until it has refilled; budgets
+//! work the same way in USD over calendar periods ([`budget`]), from each
+//! call's [`cost`].
+//!
+//! Where the counters live is `[limits] store`: in this process ([`local`],
+//! lock-free atomics; per replica), or in Redis ([`redis`], shared exactly
+//! by every replica, one round trip per admission). Local counters survive
+//! reloads for keys whose limits did not change; shared ones survive
+//! restarts too.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+pub mod budget;
+pub mod cost;
+pub mod local;
+pub mod redis;
+
+pub use budget::{Budget, Period};
+pub use cost::{Cost, CostNote, Pricing};
+
+use crate::protocol::openai::Usage;
+use budget::{unix_now, Spend};
+use local::{now_nanos, Bucket};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A key's limits, as configured (all optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,6 +39,7 @@ pub struct KeyPolicy {
     pub rpm: Option<u32>,
     pub tpm: Option<u32>,
     pub max_concurrent: Option<u32>,
+    pub budget: Option<Budget>,
 }
 
 impl KeyPolicy {
@@ -33,9 +50,12 @@ impl KeyPolicy {
             .is_none_or(|globs| globs.iter().any(|g| glob_match(g, model)))
     }
 
-    /// Whether any rate or concurrency limit is set.
+    /// Whether any rate, concurrency or budget limit is set.
     pub fn limited(&self) -> bool {
-        self.rpm.is_some() || self.tpm.is_some() || self.max_concurrent.is_some()
+        self.rpm.is_some()
+            || self.tpm.is_some()
+            || self.max_concurrent.is_some()
+            || self.budget.is_some()
     }
 }
 
@@ -68,6 +88,7 @@ pub enum Limit {
     Rpm,
     Tpm,
     Concurrency,
+    Budget,
 }
 
 impl Limit {
@@ -77,101 +98,9 @@ impl Limit {
             Limit::Rpm => "rpm",
             Limit::Tpm => "tpm",
             Limit::Concurrency => "concurrency",
+            Limit::Budget => "budget",
         }
     }
-}
-
-/// Nanoseconds since the first use, the clock of the buckets.
-fn now_nanos() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
-const MINUTE: u64 = 60_000_000_000;
-
-/// One GCRA bucket of `capacity` units per minute.
-#[derive(Debug)]
-struct Bucket {
-    /// Theoretical arrival time, in [`now_nanos`] units.
-    tat: AtomicU64,
-    /// Nanoseconds one unit takes to refill.
-    interval: u64,
-}
-
-/// A bucket's state for the `x-ratelimit-*` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BucketView {
-    pub limit: u32,
-    pub remaining: u64,
-    /// Until the bucket is full again.
-    pub reset: Duration,
-}
-
-impl Bucket {
-    fn new(per_minute: u32) -> Self {
-        Self {
-            tat: AtomicU64::new(0),
-            interval: MINUTE / u64::from(per_minute.max(1)),
-        }
-    }
-
-    /// Takes `units` if they fit; otherwise the wait until they would.
-    fn take(&self, units: u64, now: u64) -> Result<(), Duration> {
-        let cost = self.interval.saturating_mul(units);
-        let mut tat = self.tat.load(Ordering::Relaxed);
-        loop {
-            let next = tat.max(now).saturating_add(cost);
-            if next - now > MINUTE {
-                return Err(Duration::from_nanos(next - now - MINUTE));
-            }
-            match self
-                .tat
-                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(actual) => tat = actual,
-            }
-        }
-    }
-
-    /// Whether anything is left; otherwise the wait until something is.
-    fn has_some(&self, now: u64) -> Result<(), Duration> {
-        let tat = self.tat.load(Ordering::Relaxed);
-        let used = tat.saturating_sub(now);
-        if used < MINUTE {
-            Ok(())
-        } else {
-            Err(Duration::from_nanos(used - MINUTE + self.interval))
-        }
-    }
-
-    /// Charges `units` unconditionally (may go into debt).
-    fn charge(&self, units: u64, now: u64) {
-        let cost = self.interval.saturating_mul(units);
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                Some(tat.max(now).saturating_add(cost))
-            });
-    }
-
-    fn view(&self, limit: u32, now: u64) -> BucketView {
-        let used = self.tat.load(Ordering::Relaxed).saturating_sub(now);
-        BucketView {
-            limit,
-            remaining: MINUTE.saturating_sub(used) / self.interval,
-            reset: Duration::from_nanos(used),
-        }
-    }
-}
-
-/// A key's live counters. Shared by the snapshots that keep its limits.
-#[derive(Debug)]
-pub struct KeyState {
-    policy: KeyPolicy,
-    requests: Option<Bucket>,
-    tokens: Option<Bucket>,
-    in_flight: Arc<AtomicU32>,
 }
 
 /// Why a call was refused.
@@ -181,6 +110,37 @@ pub struct Refused {
     pub retry_after: Duration,
 }
 
+/// Why a call was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// A limit refused it.
+    Limit(Refused),
+    /// The shared store could not answer and `on_store_error = "deny"`.
+    StoreDown,
+}
+
+/// The shared counters of a key as the store answered an admission, for the
+/// local mirror.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharedView {
+    /// How much of the minute the request bucket has taken.
+    pub requests_used: Duration,
+    /// How much of the minute the token bucket has taken.
+    pub tokens_used: Duration,
+    /// Spend in the current budget period.
+    pub spent: Cost,
+}
+
+/// A key's live counters. Shared by the snapshots that keep its limits.
+#[derive(Debug)]
+pub struct KeyState {
+    policy: KeyPolicy,
+    requests: Option<Bucket>,
+    tokens: Option<Bucket>,
+    in_flight: Arc<AtomicU32>,
+    spend: Option<Spend>,
+}
+
 impl KeyState {
     /// Fresh counters for `policy`.
     pub fn new(policy: KeyPolicy) -> Self {
@@ -188,6 +148,7 @@ impl KeyState {
             requests: policy.rpm.map(Bucket::new),
             tokens: policy.tpm.map(Bucket::new),
             in_flight: Arc::default(),
+            spend: policy.budget.map(|_| Spend::default()),
             policy,
         }
     }
@@ -197,9 +158,11 @@ impl KeyState {
         &self.policy
     }
 
-    /// Admits one call or says which limit refused it; the permit keeps the
-    /// call counted for `max_concurrent` until dropped.
+    /// Admits one call on the local counters or says which limit refused
+    /// it; the permit keeps the call counted for `max_concurrent` until
+    /// dropped.
     pub fn admit(&self) -> Result<Permit, Refused> {
+        self.check_budget()?;
         let now = now_nanos();
         if let Some(tokens) = &self.tokens {
             tokens.has_some(now).map_err(|retry_after| Refused {
@@ -216,9 +179,9 @@ impl KeyState {
                         retry_after: Duration::from_secs(1),
                     });
                 }
-                Permit(Some(self.in_flight.clone()))
+                Permit::counted(Some(self.in_flight.clone()))
             }
-            None => Permit(None),
+            None => Permit::counted(None),
         };
         if let Some(requests) = &self.requests {
             requests.take(1, now).map_err(|retry_after| Refused {
@@ -229,10 +192,69 @@ impl KeyState {
         Ok(permit)
     }
 
-    /// Charges the tokens a call used.
-    pub fn charge_tokens(&self, tokens: u64) {
+    /// Refuses a key whose spend reached its budget in this period.
+    fn check_budget(&self) -> Result<(), Refused> {
+        if let (Some(b), Some(spend)) = (&self.policy.budget, &self.spend) {
+            let unix = unix_now();
+            let window = b.period.bounds(unix);
+            if spend.get(window) >= b.limit {
+                return Err(Refused {
+                    limit: Limit::Budget,
+                    retry_after: window.left(unix),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the shared counters' state, as the store answered.
+    fn mirror(&self, view: &SharedView) {
+        let now = now_nanos();
+        if let Some(b) = &self.requests {
+            b.mirror(view.requests_used, now);
+        }
+        if let Some(b) = &self.tokens {
+            b.mirror(view.tokens_used, now);
+        }
+        if let (Some(b), Some(spend)) = (&self.policy.budget, &self.spend) {
+            spend.set(b.period.bounds(unix_now()), view.spent);
+        }
+    }
+
+    /// Counts a call the shared store admitted in the local slot count too
+    /// (which takes over during an outage).
+    fn admitted_shared(&self) -> Permit {
+        let slot = self.policy.max_concurrent.map(|_| {
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            self.in_flight.clone()
+        });
+        Permit::counted(slot)
+    }
+
+    /// Charges what a call used to the local counters.
+    fn charge(&self, tokens: u64, cost: Cost) {
         if let (Some(bucket), true) = (&self.tokens, tokens > 0) {
             bucket.charge(tokens, now_nanos());
+        }
+        if let (Some(b), Some(spend), true) = (&self.policy.budget, &self.spend, cost > Cost::ZERO)
+        {
+            spend.add(b.period.bounds(unix_now()), cost);
+        }
+    }
+
+    /// Keeps the spend of `old` when a reload changed this key's limits but
+    /// not its budget period (raising a budget must not forget the spend).
+    pub fn adopt_spend(&self, old: &KeyState) {
+        if let (Some(b), Some(ob), Some(spend), Some(old_spend)) = (
+            &self.policy.budget,
+            &old.policy.budget,
+            &self.spend,
+            &old.spend,
+        ) {
+            if b.period == ob.period {
+                let window = b.period.bounds(unix_now());
+                spend.set(window, old_spend.get(window));
+            }
         }
     }
 
@@ -266,6 +288,12 @@ impl KeyState {
                 "x-ratelimit-reset-tokens",
             ],
         );
+        if let (Some(b), Some(spend)) = (&self.policy.budget, &self.spend) {
+            let left = b
+                .limit
+                .saturating_sub(spend.get(b.period.bounds(unix_now())));
+            out.push(("x-ratelimit-remaining-budget-usd", left.to_string()));
+        }
         out
     }
 }
@@ -282,13 +310,34 @@ fn format_reset(d: Duration) -> String {
     }
 }
 
-/// Keeps a call counted against `max_concurrent` while alive.
+/// An admitted call: keeps it counted against `max_concurrent` while alive
+/// (locally, and in the shared store when it holds a lease there), and
+/// charges what it used when settled.
 #[derive(Debug)]
-pub struct Permit(Option<Arc<AtomicU32>>);
+pub struct Permit {
+    slot: Option<Arc<AtomicU32>>,
+    shared: Option<redis::Hold>,
+}
+
+impl Permit {
+    fn counted(slot: Option<Arc<AtomicU32>>) -> Self {
+        Self { slot, shared: None }
+    }
+
+    /// Charges what the call used (tokens from `usage`, and its `cost`) to
+    /// `state` and to the shared store, and frees its concurrency slot.
+    pub fn settle(mut self, state: &KeyState, usage: Option<&Usage>, cost: Cost) {
+        let tokens = usage.map_or(0, |u| u.total_tokens);
+        state.charge(tokens, cost);
+        if let Some(hold) = self.shared.take() {
+            hold.settle(tokens, cost);
+        }
+    }
+}
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
+        if let Some(c) = self.slot.take() {
             c.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -310,31 +359,6 @@ mod tests {
     }
 
     #[test]
-    fn a_bucket_admits_its_capacity_then_one_per_interval() {
-        let b = Bucket::new(60); // one per second
-        let t0 = 10 * MINUTE;
-        for _ in 0..60 {
-            assert!(b.take(1, t0).is_ok());
-        }
-        let wait = b.take(1, t0).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(1));
-        assert!(b.take(1, t0 + 999_000_000).is_err());
-        assert!(b.take(1, t0 + 1_000_000_000).is_ok());
-        assert_eq!(b.view(60, t0 + 1_000_000_000).remaining, 0);
-    }
-
-    #[test]
-    fn tokens_are_admitted_while_some_are_left_and_charged_after() {
-        let b = Bucket::new(600); // ten per second
-        let t0 = 10 * MINUTE;
-        assert!(b.has_some(t0).is_ok());
-        b.charge(700, t0); // more than a minute's worth: in debt
-        let wait = b.has_some(t0).unwrap_err();
-        assert!(wait > Duration::from_secs(10), "{wait:?}");
-        assert!(b.has_some(t0 + 11 * 1_000_000_000).is_ok());
-    }
-
-    #[test]
     fn concurrency_permits_are_released_on_drop() {
         let s = KeyState::new(KeyPolicy {
             max_concurrent: Some(1),
@@ -344,6 +368,28 @@ mod tests {
         assert_eq!(s.admit().unwrap_err().limit, Limit::Concurrency);
         drop(p);
         assert!(s.admit().is_ok());
+    }
+
+    #[test]
+    fn a_key_is_admitted_below_its_budget_and_refused_at_it() {
+        let s = KeyState::new(KeyPolicy {
+            budget: Some(Budget {
+                limit: Cost::from_nanos(1000),
+                period: Period::Day,
+            }),
+            ..Default::default()
+        });
+        s.admit().unwrap().settle(&s, None, Cost::from_nanos(999));
+        let last = s.admit().unwrap();
+        let headers = s.headers();
+        assert!(headers.contains(&("x-ratelimit-remaining-budget-usd", "0.000000001".into())));
+        last.settle(&s, None, Cost::from_nanos(5));
+        let refused = s.admit().unwrap_err();
+        assert_eq!(refused.limit, Limit::Budget);
+        assert!(refused.retry_after <= Duration::from_secs(86_400));
+        assert!(s
+            .headers()
+            .contains(&("x-ratelimit-remaining-budget-usd", "0.0".into())));
     }
 
     #[test]
