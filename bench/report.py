@@ -197,17 +197,24 @@ def main():
     md.append("")
 
     # Features on the hot path
-    base, lim, nom = (g("features", "openai", t) for t in ("gateway", "gateway_limits", "gateway_nometrics"))
+    base, lim, red, nom = (g("features", "openai", t) for t in ("gateway", "gateway_limits", "gateway_redis", "gateway_nometrics"))
     if base or lim or nom:
         md.append("### Cost of per-key limits and of metrics (OpenAI pass-through, same run)\n")
-        md.append("| gateway | req/s | vs plain | gateway CPU per request (core busy) |")
-        md.append("|---|---:|---:|---:|")
+        md.append("| gateway | req/s | vs plain | p50 / p99 latency (µs) | gateway CPU per request (core busy) |")
+        md.append("|---|---:|---:|---:|---:|")
         rb = need("features", "openai", "gateway", rps(base))
         for label, d in (("plain (metrics on, key without limits)", base),
                          ("key with rpm, tpm, max_concurrent and an allow-list", lim),
+                         ("the same key on the Redis store (`store = \"redis\"`)", red),
                          ("metrics off", nom)):
             r = need("features", "openai", label, rps(d))
-            md.append(f"| {label} | {fmt(r)} | {fmt(ratio(r, rb), 2)}× | {cpu(d)} |")
+            lat = f"{d['lat_p50_us']} / {d['lat_p99_us']}" if d else "–"
+            md.append(f"| {label} | {fmt(r)} | {fmt(ratio(r, rb), 2)}× | {lat} | {cpu(d)} |")
+        if lim and red and lim.get("requests") and red.get("requests"):
+            per = lambda d: d["proxy_cpu_us"] / d["requests"]
+            md.append(f"\nThe Redis store adds {fmt(per(red) - per(lim), 1)} µs of gateway CPU and "
+                      f"{fmt(red['lat_p50_us'] - lim['lat_p50_us'])} µs of p50 latency per request "
+                      "(one admission round trip; the settle is off the hot path).")
         md.append("")
 
     # 5. Invalid keys

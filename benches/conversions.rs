@@ -134,13 +134,13 @@ fn translate_stream(stream: &[u8], mut translator: Box<dyn Translator>) -> usize
     let mut out = BytesMut::new();
     let mut sent = 0;
     for read in stream.chunks(1024) {
-        parser.feed(read, &mut events);
+        parser.feed(read, &mut events).expect("within limits");
         for ev in events.drain(..) {
             translator.event(&ev, &mut out).expect("stream translates");
         }
         sent += out.split().len();
     }
-    events.extend(parser.finish());
+    events.extend(parser.finish().expect("within limits"));
     for ev in events.drain(..) {
         translator.event(&ev, &mut out).expect("stream translates");
     }

@@ -32,6 +32,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// The request's header fields are over the configured limit (431).
     HeadersTooLarge,
+    /// The caller did not send its request body in time (408).
+    RequestTimeout,
     /// The gateway's own limits refused the request (429).
     RateLimited,
     /// The upstream answered with this error status.
@@ -64,6 +66,7 @@ impl ErrorKind {
             ErrorKind::ModelNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Upstream(s) => match s {
                 400..=499 => StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST),
@@ -86,6 +89,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
             | ErrorKind::HeadersTooLarge
+            | ErrorKind::RequestTimeout
             | ErrorKind::NotFound => "invalid_request",
             ErrorKind::Authentication => "auth",
             ErrorKind::Permission => "permission",

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod metrics;
 pub mod protocol;
 pub mod routes;
+pub mod secret;
 pub mod server;
 pub mod state;
 pub mod upstream;
@@ -70,6 +71,7 @@ impl Gateway {
         } else {
             metrics::MetricsHandle::default()
         };
+        state::log_unpriced(&snapshot, None);
         let shared = Arc::new(state::Shared::new(snapshot, recorder));
         shared.metrics.send(upstream::breaker::targets(
             &shared.snapshot(),

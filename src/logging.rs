@@ -3,7 +3,8 @@
 //! carries its full duration).
 //!
 //! Lines carry the request id, the key's configured name, model, provider,
-//! status and duration; never a key or a prompt.
+//! status, duration and, for answered calls, what they cost; never a key or
+//! a prompt.
 
 use crate::config::{LogFormat, ServerSettings};
 use crate::routes::CallLabels;
@@ -122,6 +123,7 @@ impl AccessLine {
                 model = %l.model,
                 provider = %l.provider,
                 attempts = l.attempts,
+                cost_usd = l.cost.get().map(crate::governance::Cost::usd),
                 duration_ms,
                 completed,
                 "request"

@@ -17,7 +17,9 @@ use crate::config::Snapshot;
 use crate::error::ErrorKind;
 use crate::protocol::openai::Usage;
 use actix::prelude::*;
-use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    CounterVec, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -86,6 +88,8 @@ pub struct Observation {
     /// Time the gateway itself spent (total minus waiting on the upstream);
     /// `None` when the call never reached a provider.
     pub overhead: Option<Duration>,
+    /// What the call cost, from its model's pricing and its usage.
+    pub cost_usd: f64,
 }
 
 /// The result of a config (re)load (`llm_config_reloads_total{result}`).
@@ -166,6 +170,8 @@ pub struct Families {
     fallbacks: IntCounterVec,
     target_healthy: IntGaugeVec,
     rate_limited: IntCounterVec,
+    cost: CounterVec,
+    store_errors: IntCounterVec,
 }
 
 /// The four dimensions plus `extra` labels.
@@ -214,7 +220,21 @@ impl Families {
             registry.register(Box::new(c.clone()))?;
             Ok::<_, prometheus::Error>(c)
         };
+        let cost = CounterVec::new(
+            Opts::new(
+                "llm_cost_usd_total",
+                "What calls cost in USD, from the model's pricing and the provider's usage.",
+            ),
+            &["api_key", "model", "provider"],
+        )?;
+        registry.register(Box::new(cost.clone()))?;
         Ok(Self {
+            cost,
+            store_errors: plain_counter(
+                "llm_limits_store_errors_total",
+                "Operations on the shared limits store (Redis) that failed, timed out or were skipped while it was unreachable.",
+                &["operation"],
+            )?,
             rate_limited: plain_counter(
                 "llm_rate_limited_total",
                 "Calls refused by a key's limit.",
@@ -312,6 +332,11 @@ impl Families {
             self.overhead
                 .with_label_values(&[dims[2], dims[3]])
                 .observe(t.as_secs_f64());
+        }
+        if o.cost_usd > 0.0 {
+            self.cost
+                .with_label_values(&[dims[0], dims[1], dims[2]])
+                .inc_by(o.cost_usd);
         }
         if let Some(kind) = o.error {
             self.errors
@@ -477,6 +502,8 @@ pub enum Event {
     FellBack(FellBack),
     TargetHealth(TargetHealth),
     RateLimited(RateLimited),
+    /// A failed operation on the shared limits store, by operation.
+    StoreError(&'static str),
 }
 
 /// Events of one worker, delivered together: one cross-thread wake-up per
@@ -497,6 +524,7 @@ impl Handler<Batch> for MetricsActor {
                 Event::FellBack(f) => self.handle(f, ctx),
                 Event::TargetHealth(t) => self.handle(t, ctx),
                 Event::RateLimited(r) => self.handle(r, ctx),
+                Event::StoreError(op) => self.families.store_errors.with_label_values(&[op]).inc(),
             }
         }
     }

@@ -1,7 +1,9 @@
 //! The HTTP server: middleware, routes, and the per-worker provider actors.
 
 use crate::error::{ErrorKind, GatewayError};
+use crate::governance::redis::WorkerStore;
 use crate::logging::{access_log, GatewaySpan};
+use crate::metrics::Event;
 use crate::routes;
 use crate::state::Shared;
 use crate::upstream::ProviderPool;
@@ -16,9 +18,15 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 
+/// Seconds actix gives open connections to flush their last bytes when it
+/// stops. It stops only after the gateway's own drain (calls in flight had
+/// `shutdown_timeout` to finish), so this is short: a caller that stopped
+/// reading cannot hold the process past it.
+const FLUSH_SECONDS: u64 = 2;
+
 /// Builds the server on an already bound listener. Each worker gets its own
 /// [`ProviderPool`], so provider actors live next to the handlers that use
-/// them.
+/// them, and its own connection to the shared limits store, if any.
 pub fn build(
     shared: Arc<Shared>,
     listener: TcpListener,
@@ -30,10 +38,16 @@ pub fn build(
         .server
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let drain_timeout = snapshot.server.shutdown_timeout;
     let data = web::Data::from(shared);
     let server = HttpServer::new(move || {
+        let store = (data.store.clone()).map(|s| {
+            let recorder = data.metrics.recorder();
+            let on_error = move |operation| recorder.record(Event::StoreError(operation));
+            WorkerStore::new(s, Box::new(on_error))
+        });
+        store.iter().for_each(WorkerStore::warm);
         App::new()
+            .app_data(web::Data::new(store))
             .app_data(data.clone())
             .app_data(web::Data::new(ProviderPool::new(data.drain_signal())))
             .app_data(web::Data::new(data.metrics.recorder()))
@@ -55,9 +69,7 @@ pub fn build(
     // upstream read at once instead of at the next write.
     .h1_allow_half_closed(false)
     .disable_signals()
-    // The gateway ends its own drain (error events on open streams) at
-    // `shutdown_timeout`; actix gets a little longer to flush them.
-    .shutdown_timeout(drain_timeout.as_secs() + 2)
+    .shutdown_timeout(FLUSH_SECONDS)
     .listen(listener)?
     .run();
     Ok(server)

@@ -45,6 +45,9 @@ pub struct ServerSection {
     /// bytes.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: i64,
+    /// The longest a request body may take to arrive.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: f64,
     /// How long in-flight requests and streams may take to finish after
     /// SIGTERM.
     #[serde(default = "default_shutdown_timeout")]
@@ -67,6 +70,7 @@ impl Default for ServerSection {
             workers: None,
             max_body_bytes: default_max_body_bytes(),
             max_header_bytes: default_max_header_bytes(),
+            body_read_timeout_seconds: default_body_read_timeout(),
             shutdown_timeout_seconds: default_shutdown_timeout(),
             admin_key: None,
             allow_empty_reload: false,
@@ -92,6 +96,9 @@ fn default_max_body_bytes() -> i64 {
 fn default_max_header_bytes() -> i64 {
     64 * 1024
 }
+fn default_body_read_timeout() -> f64 {
+    60.0
+}
 fn default_shutdown_timeout() -> f64 {
     30.0
 }
@@ -116,27 +123,68 @@ pub struct ApiKeySection {
     pub tpm: Option<i64>,
     /// Calls in flight, streams included.
     pub max_concurrent: Option<i64>,
+    /// Spend allowed per `budget_period`, in USD (from model pricing).
+    pub budget_usd: Option<f64>,
+    /// `day`, `week` or `month` (UTC calendar periods; default month).
+    pub budget_period: Option<String>,
 }
 
 /// `[limits]`: where per-key limits are kept.
 #[derive(Debug, Deserialize)]
 pub struct LimitsSection {
-    /// `local` (each replica enforces its own share); the name a shared
-    /// store would take later.
+    /// `local` (each replica enforces its own limits) or `redis` (shared).
     #[serde(default = "default_store")]
     pub store: String,
+    /// `redis://host:6379/0` or `rediss://…` (TLS).
+    pub redis_url: Option<String>,
+    /// Better from the environment: `LLM_GATEWAY__LIMITS__REDIS_PASSWORD`.
+    pub redis_password: Option<String>,
+    /// `allow` (local limits while Redis is unreachable) or `deny` (503).
+    #[serde(default = "default_on_store_error")]
+    pub on_store_error: String,
+    /// The longest a request waits on Redis.
+    #[serde(default = "default_store_timeout_ms")]
+    pub store_timeout_ms: i64,
+    /// How long a concurrency slot outlives a replica that died.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: f64,
 }
 
 impl Default for LimitsSection {
     fn default() -> Self {
         Self {
             store: default_store(),
+            redis_url: None,
+            redis_password: None,
+            on_store_error: default_on_store_error(),
+            store_timeout_ms: default_store_timeout_ms(),
+            lease_seconds: default_lease_seconds(),
         }
     }
 }
 
 fn default_store() -> String {
     "local".to_owned()
+}
+fn default_on_store_error() -> String {
+    "allow".to_owned()
+}
+fn default_store_timeout_ms() -> i64 {
+    50
+}
+fn default_lease_seconds() -> f64 {
+    30.0
+}
+
+/// `[models.X.pricing]`: USD per million tokens.
+#[derive(Debug, Deserialize)]
+pub struct PricingSection {
+    pub input_per_mtok: Option<f64>,
+    pub output_per_mtok: Option<f64>,
+    /// Default: the input price.
+    pub cache_read_per_mtok: Option<f64>,
+    /// Default: the input price.
+    pub cache_write_per_mtok: Option<f64>,
 }
 
 /// One `[models."NAME"]` entry: the seed's single `provider`/`api_model`,
@@ -155,6 +203,8 @@ pub struct ModelSection {
     /// Output token limit sent when the caller gives none and the provider
     /// requires one (Anthropic); default 4096.
     pub default_max_tokens: Option<i64>,
+    /// What the model costs; absent: nothing.
+    pub pricing: Option<PricingSection>,
 }
 
 /// One deployment of a model.
@@ -190,6 +240,15 @@ pub struct RoutingSection {
     /// same target.
     #[serde(default = "default_max_retry_wait")]
     pub max_retry_wait_seconds: f64,
+    /// The longest a streaming caller may read nothing.
+    #[serde(default = "default_stream_timeout")]
+    pub client_stall_timeout_seconds: f64,
+    /// Longest line of an upstream stream, in bytes.
+    #[serde(default = "default_max_sse_line")]
+    pub max_sse_line_bytes: i64,
+    /// Largest event of an upstream stream (its data), in bytes.
+    #[serde(default = "default_max_sse_event")]
+    pub max_sse_event_bytes: i64,
 }
 
 impl Default for RoutingSection {
@@ -204,6 +263,9 @@ impl Default for RoutingSection {
             breaker_cooldown_seconds: default_breaker_cooldown(),
             request_timeout_seconds: default_request_timeout(),
             max_retry_wait_seconds: default_max_retry_wait(),
+            client_stall_timeout_seconds: default_stream_timeout(),
+            max_sse_line_bytes: default_max_sse_line(),
+            max_sse_event_bytes: default_max_sse_event(),
         }
     }
 }
@@ -231,6 +293,12 @@ fn default_request_timeout() -> f64 {
 }
 fn default_max_retry_wait() -> f64 {
     10.0
+}
+fn default_max_sse_line() -> i64 {
+    crate::protocol::sse::SseLimits::default().max_line as i64
+}
+fn default_max_sse_event() -> i64 {
+    crate::protocol::sse::SseLimits::default().max_event as i64
 }
 
 /// One `[providers.ID]` entry.

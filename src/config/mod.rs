@@ -6,6 +6,7 @@
 //! problem is reported at once, each naming its field ([`ConfigErrors`]).
 
 pub mod file;
+pub mod limits;
 pub mod load;
 
 use sha2::{Digest, Sha256};
@@ -14,28 +15,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::governance::LimitsSettings;
+use crate::secret::Secret;
 pub use load::{load_file, LoadError};
 
 /// The built-in demo config (`config/demo.toml`), used when no config file is
 /// given and none is found.
 pub const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
-
-/// A secret string that never prints itself.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret value, for the one place that sends it upstream.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// SHA-256 of a gateway key: keys are looked up by digest, so the map holds
 /// no key and a lookup's timing says nothing about how much of a key matched.
@@ -127,6 +113,8 @@ pub struct ServerSettings {
     /// Largest request head the gateway serves; larger ones get a 431 in
     /// the caller's format.
     pub max_header_bytes: usize,
+    /// The longest a request body may take to arrive (408 after).
+    pub body_read_timeout: Duration,
     pub shutdown_timeout: Duration,
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
@@ -198,6 +186,8 @@ pub struct ModelRoute {
     pub max_retries: u32,
     /// Output token limit for providers that require one (Anthropic).
     pub default_max_tokens: u64,
+    /// What a call costs; none: nothing.
+    pub pricing: Option<crate::governance::Pricing>,
     /// Spreads requests over the targets by weight.
     pub(crate) picks: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -237,6 +227,10 @@ pub struct RoutingSettings {
     /// The longest upstream `Retry-After` the gateway waits out itself
     /// before retrying the same target; a longer one moves on.
     pub max_retry_wait: Duration,
+    /// The longest a streaming caller may read nothing.
+    pub client_stall_timeout: Duration,
+    /// Bounds on one upstream stream's lines and events.
+    pub sse_limits: crate::protocol::sse::SseLimits,
 }
 
 /// One validated configuration, immutable once built.
@@ -248,6 +242,8 @@ pub struct Snapshot {
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
     pub routing: RoutingSettings,
+    /// Where per-key counters live.
+    pub limits: LimitsSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
     /// Sorted by name, so listings are stable. Shared, so that a request
     /// holds its route without copying it.
@@ -273,6 +269,8 @@ impl Snapshot {
             if let Some(old) = previous.keys.get(digest) {
                 if old.state.policy() == entry.state.policy() {
                     entry.state = old.state.clone();
+                } else {
+                    entry.state.adopt_spend(&old.state);
                 }
             }
         }
@@ -302,12 +300,7 @@ impl Snapshot {
         let metrics = validate_metrics(f.metrics, &mut errs);
         let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
-        if f.limits.store != "local" {
-            errs.push(
-                "limits.store",
-                "is not available: only `local` (each replica enforces its own limits)",
-            );
-        }
+        let limits = limits::validate_limits(f.limits, &mut errs);
         let providers = validate_providers(f.providers, &routing, &mut errs);
         let models = validate_models(f.models, &providers, &routing, &mut errs);
         if !errs.0.is_empty() {
@@ -318,6 +311,7 @@ impl Snapshot {
             server,
             metrics,
             routing,
+            limits,
             keys,
             models,
             providers,
@@ -413,6 +407,11 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
             0
         }
     };
+    let body_read_timeout = seconds(
+        s.body_read_timeout_seconds,
+        "server.body_read_timeout_seconds",
+        errs,
+    );
     let shutdown_timeout = match s.shutdown_timeout_seconds {
         t if t.is_finite() && (0.0..=3600.0).contains(&t) => Duration::from_secs_f64(t),
         _ => {
@@ -445,6 +444,7 @@ fn validate_server(s: file::ServerSection, errs: &mut ConfigErrors) -> ServerSet
         workers,
         max_body_bytes,
         max_header_bytes,
+        body_read_timeout,
         shutdown_timeout,
         admin_key,
         allow_empty_reload: s.allow_empty_reload,
@@ -484,7 +484,7 @@ fn validate_metrics(m: file::MetricsSection, errs: &mut ConfigErrors) -> Metrics
     }
     let key_hash_salt = match m.key_hash_salt {
         _ if !m.include_api_key_hash => None,
-        Some(salt) if salt.chars().count() >= MIN_KEY_HASH_SALT => Some(Secret(salt)),
+        Some(salt) if salt.chars().count() >= MIN_KEY_HASH_SALT => Some(Secret::new(salt)),
         _ => {
             errs.push(
                 "metrics.key_hash_salt",
@@ -533,6 +533,7 @@ fn validate_keys(
             rpm: limit(k.rpm, "rpm", errs),
             tpm: limit(k.tpm, "tpm", errs),
             max_concurrent: limit(k.max_concurrent, "max_concurrent", errs),
+            budget: limits::validate_budget(k.budget_usd, k.budget_period, &field, errs),
         };
         let entry = KeyEntry {
             name: k.name.into(),
@@ -615,7 +616,7 @@ fn validate_providers(
                 "only applies to anthropic providers",
             );
         }
-        let api_key = p.api_key.filter(|k| !k.is_empty()).map(Secret);
+        let api_key = p.api_key.filter(|k| !k.is_empty()).map(Secret::new);
         out.insert(
             id.clone(),
             Arc::new(ProviderSettings {
@@ -681,6 +682,24 @@ fn count(
     }
 }
 
+/// A number of bytes from 1 KiB to 1 GiB, or the problem with it.
+fn byte_limit(v: i64, field: &str, errs: &mut ConfigErrors) -> usize {
+    const RANGE: std::ops::RangeInclusive<i64> = 1024..=1024 * 1024 * 1024;
+    if RANGE.contains(&v) {
+        v as usize
+    } else {
+        errs.push(
+            field,
+            format!(
+                "{v} is out of range ({}-{} bytes)",
+                RANGE.start(),
+                RANGE.end()
+            ),
+        );
+        0
+    }
+}
+
 fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> RoutingSettings {
     RoutingSettings {
         max_retries: count(r.max_retries, 0..=10, "routing.max_retries", errs),
@@ -729,6 +748,15 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
             "routing.max_retry_wait_seconds",
             errs,
         ),
+        client_stall_timeout: seconds(
+            r.client_stall_timeout_seconds,
+            "routing.client_stall_timeout_seconds",
+            errs,
+        ),
+        sse_limits: crate::protocol::sse::SseLimits {
+            max_line: byte_limit(r.max_sse_line_bytes, "routing.max_sse_line_bytes", errs),
+            max_event: byte_limit(r.max_sse_event_bytes, "routing.max_sse_event_bytes", errs),
+        },
     }
 }
 
@@ -822,6 +850,7 @@ fn validate_models(
                 4096
             }
         };
+        let pricing = limits::validate_pricing(m.pricing, &field, errs);
         if errs.0.len() > before {
             continue;
         }
@@ -833,6 +862,7 @@ fn validate_models(
                 fallbacks: m.fallbacks.into_iter().map(Into::into).collect(),
                 max_retries,
                 default_max_tokens,
+                pricing,
                 picks: Arc::default(),
             }),
         );
@@ -955,7 +985,42 @@ mod tests {
     }
 
     #[test]
+    fn hardening_bounds_have_defaults_and_are_range_checked() {
+        let s = parse("").unwrap();
+        assert_eq!(s.server.body_read_timeout, Duration::from_secs(60));
+        assert_eq!(s.routing.client_stall_timeout, Duration::from_secs(60));
+        assert_eq!(
+            s.routing.sse_limits,
+            crate::protocol::sse::SseLimits::default()
+        );
+        let errs = parse(
+            r#"
+            [server]
+            body_read_timeout_seconds = -1
+            [routing]
+            client_stall_timeout_seconds = 0
+            max_sse_line_bytes = 0
+            max_sse_event_bytes = 2147483648
+            "#,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "server.body_read_timeout_seconds",
+                "routing.client_stall_timeout_seconds",
+                "routing.max_sse_line_bytes",
+                "routing.max_sse_event_bytes"
+            ]
+        );
+    }
+
+    #[test]
     fn secrets_do_not_print() {
-        assert_eq!(format!("{:?}", Secret("sk-live".into())), "Secret(***)");
+        assert_eq!(
+            format!("{:?}", Secret::new("sk-live".into())),
+            "Secret(***)"
+        );
     }
 }

@@ -5,8 +5,10 @@
 use super::{label, read_body, ApiError, CallLabels};
 use crate::auth::Caller;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
-use crate::governance::{KeyState, Permit};
+use crate::governance::redis::WorkerStore;
+use crate::governance::{Cost, CostNote, Denied, KeyState, Limit, Permit};
 use crate::metrics::{CallDims, Endpoint, Event, InFlight, Observation, RateLimited, Recorder};
+use crate::protocol::openai::Usage;
 use crate::protocol::raw::RawBody;
 use crate::state::Shared;
 use crate::upstream::router::{route, Routing};
@@ -14,11 +16,16 @@ use crate::upstream::{Call, ExtraHeaders, ProviderPool, Reply};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-/// The largest body read (and discarded) before refusing an unknown key.
+/// The largest body read (and discarded) before refusing an unknown key,
+/// and the longest spent reading it.
 const REFUSED_BODY_LIMIT: usize = 64 * 1024;
+const REFUSED_BODY_TIME: Duration = Duration::from_secs(1);
 
 /// Serves one LLM call; `prepare` turns the caller and body into the
 /// upstream call (routing, validation) and is the only endpoint-specific
@@ -50,25 +57,41 @@ pub async fn serve(
     let mut attempts = 0;
     let mut limits = None;
     let mut permit = None;
+    let mut pricing = None;
+    // Only a gateway on a shared store looks for this worker's connection.
+    let store = shared
+        .store
+        .as_ref()
+        .and_then(|_| req.app_data::<web::Data<Option<WorkerStore>>>())
+        .and_then(|s| s.get_ref().as_ref());
     let result = async {
         let caller = match caller {
             Ok(c) => c,
             Err(e) => {
                 // Read a small body anyway: an unread body closes the
                 // connection, which costs a refused caller a reconnect.
-                let _ = read_body(req, payload, REFUSED_BODY_LIMIT).await;
+                let _ = read_body(req, payload, REFUSED_BODY_LIMIT, REFUSED_BODY_TIME).await;
                 return Err(e.0);
             }
         };
         dims.api_key = caller.name.clone();
         limits = Some(caller.limits.clone());
-        let body = read_body(req, payload, caller.snapshot.server.max_body_bytes).await?;
+        let server = &caller.snapshot.server;
+        let body = read_body(
+            req,
+            payload,
+            server.max_body_bytes,
+            server.body_read_timeout,
+        )
+        .await?;
         let call = prepare(&caller, body)?;
         dims.model = call.route.name.clone();
         dims.provider = call.route.owner().clone();
         // Shared with every attempt, which holds it until its upstream work
         // ends, even when the caller hangs up first.
-        permit = Some(Arc::new(govern(&caller, &call.route.name, &recorder)?));
+        permit = Some(Rc::new(
+            govern(&caller, &call.route.name, &recorder, store).await?,
+        ));
         in_flight = Some(recorder.start(&dims.provider));
         dispatched_at = started.elapsed();
         let routing = Routing {
@@ -78,12 +101,31 @@ pub async fn serve(
             snapshot: &caller.snapshot,
             slot: permit.clone(),
         };
+        let asked = (call.route.name.clone(), call.route.pricing);
         let routed = route(routing, Arc::new(call)).await;
         dims.provider = routed.provider;
         attempts = routed.attempts;
+        // Priced as the model that served (a fallback's pricing, if any).
+        pricing = if Arc::ptr_eq(&routed.model, &asked.0) {
+            asked.1
+        } else {
+            caller.snapshot.model(&routed.model).and_then(|m| m.pricing)
+        };
         routed.result
     }
     .await;
+    // Counting tokens is free.
+    let pricing = pricing.filter(|_| endpoint != Endpoint::CountTokens);
+    let price = move |usage: Option<&Usage>| match (pricing, usage) {
+        (Some(p), Some(u)) => p.cost(u),
+        _ => Cost::ZERO,
+    };
+    let cost = match &result {
+        Ok(Reply::Complete { usage, .. }) => CostNote::Known(price(usage.as_ref())),
+        Ok(Reply::Stream { .. }) if pricing.is_some() => CostNote::Later(Arc::new(OnceLock::new())),
+        Ok(Reply::Stream { .. }) => CostNote::Known(Cost::ZERO),
+        Err(_) => CostNote::None,
+    };
     // Every authenticated call gets its labels on the access log line.
     if &*dims.api_key != crate::metrics::UNKNOWN {
         label(
@@ -93,6 +135,7 @@ pub async fn serve(
                 model: dims.model.clone(),
                 provider: dims.provider.clone(),
                 attempts,
+                cost: cost.clone(),
             },
         );
     }
@@ -104,6 +147,7 @@ pub async fn serve(
         duration: started.elapsed(),
         first_token: None,
         overhead: None,
+        cost_usd: 0.0,
     };
     match result {
         Err(e) => {
@@ -126,17 +170,20 @@ pub async fn serve(
             upstream,
         }) => {
             let overhead = started.elapsed().saturating_sub(upstream);
-            if let (Some(l), Some(u)) = (&limits, usage) {
-                l.charge_tokens(u.total_tokens);
+            let cost = cost.get().unwrap_or_default();
+            if let (Some(l), Some(p)) = (&limits, permit.take().and_then(sole)) {
+                p.settle(l, usage.as_ref(), cost);
             }
             recorder.observe(Observation {
                 usage,
                 overhead: Some(overhead),
+                cost_usd: cost.usd(),
                 ..observation(200)
             });
             let mut b = response_head(headers, overhead);
             b.insert_header(("x-gateway-provider", &*dims.provider))
-                .insert_header(("x-gateway-attempts", attempts.to_string()));
+                .insert_header(("x-gateway-attempts", attempts.to_string()))
+                .insert_header((COST_HEADER, usd_header(cost)));
             b.content_type("application/json");
             let mut resp = b.body(body);
             add_limit_headers(resp.headers_mut(), limits.as_deref());
@@ -152,12 +199,26 @@ pub async fn serve(
             let guard: Option<InFlight> = in_flight.take();
             let provider = dims.provider.clone();
             let key_limits = limits.clone();
+            // A priced stream ends once its cost is known (the summary
+            // comes before the last chunk), for the access log line.
+            let (priced, mut priced_rx) = match &cost {
+                CostNote::Later(_) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    (Some(tx), Some(rx))
+                }
+                _ => (None, None),
+            };
             actix_web::rt::spawn(async move {
-                // The permit holds the key's concurrency slot to the end.
-                let _guards = (guard, counted, permit);
+                let _guards = (guard, counted);
                 let s = summary.await.unwrap_or_default();
-                if let (Some(l), Some(u)) = (&key_limits, s.usage) {
-                    l.charge_tokens(u.total_tokens);
+                let spent = price(s.usage.as_ref());
+                if let CostNote::Later(cell) = &cost {
+                    let _ = cell.set(spent);
+                }
+                drop(priced);
+                // The permit held the key's concurrency slot to the end.
+                if let (Some(l), Some(p)) = (&key_limits, permit.and_then(sole)) {
+                    p.settle(l, s.usage.as_ref(), spent);
                 }
                 recorder.observe(Observation {
                     dims,
@@ -167,6 +228,7 @@ pub async fn serve(
                     duration: started.elapsed(),
                     first_token: s.first_byte.map(|t| dispatched_at + t),
                     overhead: Some(preflight + s.busy),
+                    cost_usd: spent.usd(),
                 });
             });
             let mut b = response_head(headers, preflight);
@@ -175,7 +237,16 @@ pub async fn serve(
             b.content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"));
             let mut resp = b.streaming(futures_util::stream::poll_fn(move |cx| {
-                chunks.poll_recv(cx).map(|c| c.map(Ok::<_, Infallible>))
+                match (chunks.poll_recv(cx), priced_rx.as_mut()) {
+                    (Poll::Ready(None), Some(rx)) => {
+                        let done = std::pin::Pin::new(rx).poll(cx).map(|_| None);
+                        if done.is_ready() {
+                            priced_rx = None;
+                        }
+                        done
+                    }
+                    (polled, _) => polled.map(|c| c.map(Ok::<_, Infallible>)),
+                }
             }));
             add_limit_headers(resp.headers_mut(), limits.as_deref());
             resp
@@ -184,8 +255,14 @@ pub async fn serve(
 }
 
 /// The key's allow-list and limits: a model outside the list is a 403; a
-/// limit that refuses is a 429 with `Retry-After`.
-fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, GatewayError> {
+/// limit that refuses is a 429 with `Retry-After`; an unreachable shared
+/// store is a 503 when `on_store_error = "deny"`.
+async fn govern(
+    caller: &Caller,
+    model: &str,
+    recorder: &Recorder,
+    store: Option<&WorkerStore>,
+) -> Result<Permit, GatewayError> {
     if !caller.limits.policy().allows(model) {
         return Err(GatewayError::new(
             ErrorKind::Permission,
@@ -194,13 +271,47 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
         .with_param("model")
         .with_code("model_not_allowed"));
     }
-    caller.limits.admit().map_err(|refused| {
-        recorder.record(Event::RateLimited(RateLimited {
-            api_key: caller.name.clone(),
-            limit: refused.limit.as_str(),
-        }));
-        let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        GatewayError::new(
+    let admitted = match store {
+        Some(s) if caller.limits.policy().limited() => {
+            s.admit(&caller.snapshot.limits, &caller.name, &caller.limits)
+                .await
+        }
+        _ => caller.limits.admit().map_err(Denied::Limit),
+    };
+    admitted.map_err(|denied| refusal(caller, recorder, denied))
+}
+
+/// The error for a call that was not admitted.
+fn refusal(caller: &Caller, recorder: &Recorder, denied: Denied) -> GatewayError {
+    let refused = match denied {
+        Denied::StoreDown => {
+            return GatewayError::new(
+                ErrorKind::Unavailable,
+                "This key's limits cannot be checked right now (the limits store is unreachable); retry shortly.",
+            )
+            .with_code("limits_store_unavailable")
+            .with_retry_after(Some(Duration::from_secs(1)))
+        }
+        Denied::Limit(refused) => refused,
+    };
+    recorder.record(Event::RateLimited(RateLimited {
+        api_key: caller.name.clone(),
+        limit: refused.limit.as_str(),
+    }));
+    let seconds = refused.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let retry_after = Some(Duration::from_secs(seconds));
+    match (refused.limit, caller.limits.policy().budget) {
+        (Limit::Budget, Some(b)) => GatewayError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "This key's budget of {} USD per {} is spent; it renews in {seconds}s.",
+                b.limit,
+                b.period.as_str()
+            ),
+        )
+        .with_code("budget_exceeded")
+        .with_retry_after(retry_after),
+        _ => GatewayError::new(
             ErrorKind::RateLimited,
             format!(
                 "Rate limit reached for this key ({}); retry after {seconds}s.",
@@ -208,8 +319,8 @@ fn govern(caller: &Caller, model: &str, recorder: &Recorder) -> Result<Permit, G
             ),
         )
         .with_code("rate_limit_exceeded")
-        .with_retry_after(Some(Duration::from_secs(seconds)))
-    })
+        .with_retry_after(retry_after),
+    }
 }
 
 /// The `x-ratelimit-*` headers of a limited key.
@@ -220,6 +331,19 @@ fn add_limit_headers(h: &mut actix_web::http::header::HeaderMap, limits: Option<
             h.insert(HeaderName::from_static(name), v);
         }
     }
+}
+
+/// What a whole answer cost.
+const COST_HEADER: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-gateway-cost-usd");
+
+/// A cost as a header value (no allocation for a call that cost nothing).
+fn usd_header(cost: Cost) -> actix_web::http::header::HeaderValue {
+    use actix_web::http::header::HeaderValue;
+    if cost == Cost::ZERO {
+        return HeaderValue::from_static("0.0");
+    }
+    HeaderValue::from_str(&cost.to_string()).unwrap_or(HeaderValue::from_static("0.0"))
 }
 
 /// Names the target that answered last and the attempts made.
@@ -251,4 +375,10 @@ fn response_head(headers: ExtraHeaders, overhead: Duration) -> HttpResponseBuild
 /// is a 400.
 pub fn scan(body: Bytes) -> Result<RawBody, GatewayError> {
     RawBody::parse(body).map_err(|e| GatewayError::bad_body(&e))
+}
+
+/// The permit once no attempt holds it any more (every exchange of the call
+/// has ended by the time its answer is here).
+fn sole(permit: Rc<Permit>) -> Option<Permit> {
+    Rc::try_unwrap(permit).ok()
 }

@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use std::fmt;
 use std::future::{ready, Ready};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Registers every route; used by the server and by tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -98,6 +99,8 @@ pub struct CallLabels {
     pub provider: Arc<str>,
     /// Upstream attempts made (retries and fallbacks included).
     pub attempts: u32,
+    /// What the call cost (for answered calls).
+    pub cost: crate::governance::CostNote,
 }
 
 /// Records the call's labels on the request (for the access log).
@@ -105,8 +108,30 @@ pub fn label(req: &HttpRequest, labels: CallLabels) {
     req.extensions_mut().insert(labels);
 }
 
-/// Reads the request body, refusing more than `limit` bytes with a 413.
+/// Reads the request body, refusing more than `limit` bytes with a 413 and
+/// a body not complete `within` with a 408: a slow upload holds its
+/// connection and its call slot no longer than that.
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    within: Duration,
+) -> Result<Bytes, GatewayError> {
+    tokio::time::timeout(within, read_limited(req, payload, limit))
+        .await
+        .map_err(|_| {
+            GatewayError::new(
+                ErrorKind::RequestTimeout,
+                format!(
+                    "The request body did not arrive within the gateway's limit of {} s.",
+                    within.as_secs_f64()
+                ),
+            )
+            .with_code("request_timeout")
+        })?
+}
+
+async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

@@ -21,6 +21,8 @@ pub struct Shared {
     pub breakers: crate::upstream::breaker::Breakers,
     /// The config actor, when the config comes from a file.
     pub reloader: OnceLock<actix::Addr<ConfigActor>>,
+    /// The shared limits store (`[limits] store = "redis"`; read at start).
+    pub store: Option<Arc<crate::governance::redis::RedisStore>>,
     ready: AtomicBool,
     draining: AtomicBool,
     /// LLM calls in flight, streams included (for the drain).
@@ -32,6 +34,7 @@ impl Shared {
     /// State serving `snapshot`, not yet ready.
     pub fn new(snapshot: Snapshot, metrics: MetricsHandle) -> Self {
         Self {
+            store: crate::governance::redis::RedisStore::from_settings(&snapshot.limits),
             config: ArcSwap::from_pointee(snapshot),
             metrics,
             breakers: Default::default(),
@@ -88,6 +91,26 @@ impl Shared {
     /// Sets readiness (false while starting and draining).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+}
+
+/// Names, in one log line, the models of `next` without pricing (those
+/// that were priced or absent in `previous`): their calls cost nothing.
+pub fn log_unpriced(next: &Snapshot, previous: Option<&Snapshot>) {
+    let unpriced: Vec<&str> = next
+        .models
+        .iter()
+        .filter(|(name, m)| {
+            m.pricing.is_none()
+                && previous.is_none_or(|p| p.model(name).is_none_or(|old| old.pricing.is_some()))
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !unpriced.is_empty() {
+        tracing::info!(
+            models = %unpriced.join(", "),
+            "models without pricing: their calls cost nothing"
+        );
     }
 }
 

@@ -119,6 +119,7 @@ impl ConfigActor {
         let current = self.shared.snapshot();
         next.generation = current.generation + 1;
         next.adopt_counters(&current);
+        super::log_unpriced(&next, Some(&current));
         for setting in restart_only_changes(&current, &next) {
             tracing::warn!(setting, "config setting changed, takes effect on restart");
         }
@@ -198,6 +199,9 @@ fn restart_only_changes(old: &Snapshot, new: &Snapshot) -> Vec<&'static str> {
     }
     if old.metrics.endpoint != new.metrics.endpoint {
         out.push("metrics.endpoint");
+    }
+    if old.limits.store != new.limits.store {
+        out.push("limits.store");
     }
     out
 }

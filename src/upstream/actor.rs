@@ -14,9 +14,11 @@
 use super::{exchange, Attempt, Drain, Reply};
 use crate::config::ProviderSettings;
 use crate::error::{ErrorKind, GatewayError};
+use crate::governance::Permit;
 use actix::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -30,6 +32,9 @@ pub struct Dispatch {
     /// Resolves when the caller's side stops waiting (its sender is dropped,
     /// never used): the exchange is abandoned.
     pub abandoned: oneshot::Receiver<()>,
+    /// Dropped when the exchange has ended (answered, failed or
+    /// abandoned): the caller's side then frees the slot it held for it.
+    pub ended: oneshot::Sender<()>,
 }
 
 impl Message for Dispatch {
@@ -89,6 +94,7 @@ impl Handler<Dispatch> for ProviderActor {
             call,
             drain,
             abandoned,
+            ended,
         }: Dispatch,
         _ctx: &mut Self::Context,
     ) -> Self::Result {
@@ -101,6 +107,7 @@ impl Handler<Dispatch> for ProviderActor {
         }
         let exchange = exchange::execute(self.client.clone(), call, drain);
         Box::pin(async move {
+            let _ended = ended;
             let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
             tokio::select! {
                 biased;
@@ -128,17 +135,30 @@ impl ProviderPool {
     }
 
     /// Sends `call` to its provider's actor on this worker; dropping the
-    /// returned future (the caller hung up) abandons the exchange.
-    pub async fn dispatch(&self, call: Attempt) -> Result<Reply, GatewayError> {
+    /// returned future (the caller hung up) abandons the exchange, and the
+    /// caller's `slot` stays held until the exchange has ended.
+    pub async fn dispatch(
+        &self,
+        call: Attempt,
+        slot: Option<Rc<Permit>>,
+    ) -> Result<Reply, GatewayError> {
         let addr = self.actor(&call.target.provider);
         let (_waiting, abandoned) = oneshot::channel();
-        addr.send(Dispatch {
-            call,
-            drain: self.drain.clone(),
-            abandoned,
-        })
-        .await
-        .map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?
+        let (ended, exchange_over) = oneshot::channel();
+        let mut hold = SlotHold {
+            slot,
+            exchange_over: Some(exchange_over),
+        };
+        let result = addr
+            .send(Dispatch {
+                call,
+                drain: self.drain.clone(),
+                abandoned,
+                ended,
+            })
+            .await;
+        hold.exchange_over = None;
+        result.map_err(|_| GatewayError::new(ErrorKind::Internal, "the provider actor stopped"))?
     }
 
     fn actor(&self, settings: &Arc<ProviderSettings>) -> Addr<ProviderActor> {
@@ -152,5 +172,24 @@ impl ProviderPool {
         let addr = Supervisor::start(move |_| ProviderActor::new(s));
         actors.insert(settings.id.clone(), addr.clone());
         addr
+    }
+}
+
+/// The caller's concurrency slot during one exchange: when the caller hangs
+/// up mid-exchange (this is dropped while `exchange_over` is still set), the
+/// slot is held until the abandoned exchange has really ended.
+struct SlotHold {
+    slot: Option<Rc<Permit>>,
+    exchange_over: Option<oneshot::Receiver<()>>,
+}
+
+impl Drop for SlotHold {
+    fn drop(&mut self) {
+        if let (Some(slot), Some(over)) = (self.slot.take(), self.exchange_over.take()) {
+            actix_web::rt::spawn(async move {
+                let _ = over.await;
+                drop(slot);
+            });
+        }
     }
 }

@@ -248,6 +248,8 @@ mod tests {
             breaker_cooldown: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_retry_wait: Duration::from_secs(10),
+            client_stall_timeout: Duration::from_secs(1),
+            sse_limits: Default::default(),
         }
     }
 

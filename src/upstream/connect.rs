@@ -1,11 +1,19 @@
 //! The TCP connector of upstream clients: awc's default, plus `TCP_NODELAY`
-//! on every socket. Without it, a request written in pieces meets Nagle's
-//! algorithm and the peer's delayed ACK and can stall ~40 ms.
+//! on every socket (without it, a request written in pieces meets Nagle's
+//! algorithm and the peer's delayed ACK and can stall ~40 ms), and
+//! [`CloseDelimited`] over the socket, so that a plain-HTTP upstream may end
+//! a body by closing its connection.
 
 use actix_service::Service;
 use actix_tls::connect::{ConnectError, ConnectInfo, Connection, ConnectorService};
+use actix_web::rt::net::{ActixStream, Ready};
 use awc::http::Uri;
+use bytes::BytesMut;
 use futures_util::future::LocalBoxFuture;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Resolves and connects like awc's default connector, then sets
@@ -14,7 +22,7 @@ use tokio::net::TcpStream;
 pub struct NoDelay(ConnectorService);
 
 impl Service<ConnectInfo<Uri>> for NoDelay {
-    type Response = Connection<Uri, TcpStream>;
+    type Response = Connection<Uri, CloseDelimited<TcpStream>>;
     type Error = ConnectError;
     type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
 
@@ -26,8 +34,174 @@ impl Service<ConnectInfo<Uri>> for NoDelay {
             let conn = connecting.await?;
             // Best effort: a socket that refuses the option still works.
             let _ = conn.io_ref().set_nodelay(true);
-            Ok(conn)
+            let (io, uri) = conn.into_parts();
+            Ok(Connection::new(uri, CloseDelimited::new(io)))
         })
+    }
+}
+
+/// The most of a response head looked at (actix refuses larger heads).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Makes actix-http read a response body that ends when the connection
+/// closes. Such a body (HTTP/1.1, neither `Content-Length` nor
+/// `Transfer-Encoding`: RFC 9112 §6.3) is read as empty by actix-http,
+/// which reads to the close for HTTP/1.0 only; so the head of such a
+/// response is passed on as HTTP/1.0 (same length, and the connection is
+/// not reused, as the server closes it). Every other byte passes untouched.
+///
+/// It sits on the TCP socket, so it sees plain HTTP only: over TLS it sees
+/// records (never `HTTP/`) and stays out of the way.
+#[derive(Debug)]
+pub struct CloseDelimited<Io> {
+    io: Io,
+    /// A request went out: the next bytes read start a response head.
+    at_head: bool,
+    /// Bytes read but not yet handed on (a head being looked at).
+    buf: BytesMut,
+}
+
+impl<Io> CloseDelimited<Io> {
+    /// Wraps `io`.
+    pub fn new(io: Io) -> Self {
+        Self {
+            io,
+            at_head: false,
+            buf: BytesMut::new(),
+        }
+    }
+}
+
+/// What the start of a response says about its body.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// Not all of the head yet.
+    Partial,
+    /// Framed, not HTTP/1.1, no body, or not HTTP at all: pass it on.
+    Keep,
+    /// HTTP/1.1 with a body that ends at the close.
+    ToClose,
+}
+
+/// Classifies the bytes read so far of a response.
+fn classify(buf: &[u8]) -> Head {
+    const VERSION: &[u8] = b"HTTP/1.1 ";
+    let n = buf.len().min(VERSION.len());
+    if buf[..n] != VERSION[..n] {
+        return Head::Keep;
+    }
+    let lf = buf.windows(2).position(|w| w == b"\n\n");
+    let crlf = buf.windows(3).position(|w| w == b"\n\r\n");
+    let Some(end) = lf.into_iter().chain(crlf).min() else {
+        return if buf.len() >= MAX_HEAD {
+            Head::Keep
+        } else {
+            Head::Partial
+        };
+    };
+    let head = &buf[..end];
+    let status = std::str::from_utf8(head.get(9..12).unwrap_or_default())
+        .ok()
+        .and_then(|s| s.parse::<u16>().ok());
+    if !status.is_some_and(|s| s >= 200 && s != 204 && s != 304) {
+        return Head::Keep;
+    }
+    let framed = head.split(|&b| b == b'\n').skip(1).any(|line| {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        let name = name.trim_ascii();
+        name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"transfer-encoding")
+    });
+    if framed {
+        Head::Keep
+    } else {
+        Head::ToClose
+    }
+}
+
+impl<Io: AsyncRead + Unpin> AsyncRead for CloseDelimited<Io> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        while this.at_head {
+            let mut chunk = [0u8; 4096];
+            let mut read = ReadBuf::new(&mut chunk);
+            ready!(Pin::new(&mut this.io).poll_read(cx, &mut read))?;
+            if read.filled().is_empty() {
+                // The end before the head did: hand on what there is.
+                this.at_head = false;
+                break;
+            }
+            this.buf.extend_from_slice(read.filled());
+            match classify(&this.buf) {
+                Head::Partial => {}
+                Head::Keep => this.at_head = false,
+                Head::ToClose => {
+                    this.buf[7] = b'0';
+                    this.at_head = false;
+                }
+            }
+        }
+        if this.buf.is_empty() {
+            return Pin::new(&mut this.io).poll_read(cx, out);
+        }
+        let n = this.buf.len().min(out.remaining());
+        out.put_slice(&this.buf.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<Io: AsyncWrite + Unpin> AsyncWrite for CloseDelimited<Io> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = ready!(Pin::new(&mut this.io).poll_write(cx, data))?;
+        // awc reads a response whole before it sends the next request.
+        this.at_head = true;
+        Poll::Ready(Ok(written))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = ready!(Pin::new(&mut this.io).poll_write_vectored(cx, data))?;
+        this.at_head = true;
+        Poll::Ready(Ok(written))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+impl<Io: ActixStream> ActixStream for CloseDelimited<Io> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        if self.buf.is_empty() || self.at_head {
+            self.io.poll_read_ready(cx)
+        } else {
+            Poll::Ready(Ok(Ready::READABLE))
+        }
+    }
+
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        self.io.poll_write_ready(cx)
     }
 }
 
@@ -45,6 +219,34 @@ mod tests {
             .call(ConnectInfo::new(uri))
             .await
             .unwrap();
-        assert!(conn.io_ref().nodelay().unwrap());
+        assert!(conn.io_ref().io.nodelay().unwrap());
+    }
+
+    #[test]
+    fn only_a_complete_http_1_1_head_with_a_body_and_no_framing_reads_to_the_close() {
+        let cases: &[(&[u8], Head)] = &[
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: x",
+                Head::ToClose,
+            ),
+            (b"HTTP/1.1 200 OK\nConnection: close\n\n", Head::ToClose),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+                Head::Keep,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n",
+                Head::Keep,
+            ),
+            (b"HTTP/1.1 204 No Content\r\n\r\n", Head::Keep),
+            (b"HTTP/1.1 101 Switching\r\n\r\n", Head::Keep),
+            (b"HTTP/1.0 200 OK\r\n\r\n", Head::Keep),
+            (b"\x16\x03\x03", Head::Keep),
+            (b"HTTP/1.", Head::Partial),
+            (b"HTTP/1.1 200 OK\r\nContent-Type: a", Head::Partial),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(classify(bytes), *want, "{}", String::from_utf8_lossy(bytes));
+        }
     }
 }

@@ -3,10 +3,11 @@
 //! into the caller's format, as a whole body or as a pumped stream.
 
 use super::plan::{self, Answer, Planned, Prepared};
-use super::{Attempt, Drain, Reply, StreamSummary};
+use super::{Attempt, Drain, Reply, StreamSummary, STREAM_BUFFER};
 use crate::config::ProviderSettings;
 use crate::error::{parse_retry_after, ErrorKind, GatewayError, InboundApi};
-use crate::protocol::sse::SseParser;
+use crate::protocol::openai::Usage;
+use crate::protocol::sse::{SseLimits, SseOverflow, SseParser};
 use crate::protocol::{Flow, Translator};
 use awc::error::{PayloadError, SendRequestError};
 use bytes::{Bytes, BytesMut};
@@ -23,8 +24,6 @@ const PING_EVERY: Duration = Duration::from_secs(10);
 /// What is read after a stream's terminator to keep its connection.
 const DRAIN_BYTES: usize = 64 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
-/// Stream chunks buffered between the pump and the caller's connection.
-const STREAM_BUFFER: usize = 16;
 
 /// Runs one attempt on `client` (the provider actor's).
 pub async fn execute(
@@ -85,7 +84,7 @@ async fn send(
             // Read up to the first event before answering: until then a
             // failure is still retryable on another target, since nothing
             // reached the caller.
-            let mut stream = UpstreamStream::new(response, translator);
+            let mut stream = UpstreamStream::new(response, translator, call.sse_limits);
             match tokio::time::timeout(remaining(started, budget), stream.fill()).await {
                 Err(_) => {
                     return Err(GatewayError::new(
@@ -99,11 +98,18 @@ async fn send(
             let first_byte = started.elapsed();
             let (tx, rx) = mpsc::channel(STREAM_BUFFER);
             let (summary_tx, summary) = oneshot::channel();
-            let (inbound, idle) = (call.call.inbound, call.stream_idle_timeout);
+            let inbound = call.call.inbound;
+            let patience = Patience {
+                idle: call.stream_idle_timeout,
+                stall: call.client_stall_timeout,
+            };
             let provider = provider.clone();
+            let report = Report {
+                summary: summary_tx,
+                first_byte,
+            };
             actix_web::rt::spawn(async move {
-                let s = pump(stream, tx, inbound, idle, drain, first_byte, &provider).await;
-                let _ = summary_tx.send(s);
+                pump(stream, tx, inbound, patience, drain, report, &provider).await;
             });
             Ok(Reply::Stream {
                 chunks: rx,
@@ -123,7 +129,7 @@ async fn send(
             let (body, usage) = whole(body)?;
             Ok(Reply::Complete {
                 body,
-                usage,
+                usage: usage.map(Usage::plausible),
                 headers: prepared.extra_headers,
                 upstream,
             })
@@ -183,6 +189,15 @@ fn payload_error(e: PayloadError) -> GatewayError {
     }
 }
 
+/// An upstream stream line or event over the gateway's limit.
+fn overflow_error(o: SseOverflow) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::BadUpstreamResponse,
+        format!("the upstream sent {o} (the gateway's limit)"),
+    )
+    .with_code("upstream_event_too_large")
+}
+
 /// An upstream SSE body being translated for the caller.
 struct UpstreamStream<S> {
     response: awc::ClientResponse<S>,
@@ -198,22 +213,30 @@ struct UpstreamStream<S> {
     eof: bool,
     /// Time spent parsing and translating.
     busy: Duration,
+    /// When the upstream last sent anything (keep-alive comments and pings
+    /// included): the idle timeout counts from here.
+    heard: tokio::time::Instant,
 }
 
 impl<S> UpstreamStream<S>
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
-    fn new(response: awc::ClientResponse<S>, translator: Box<dyn Translator>) -> Self {
+    fn new(
+        response: awc::ClientResponse<S>,
+        translator: Box<dyn Translator>,
+        limits: SseLimits,
+    ) -> Self {
         Self {
             response,
-            parser: SseParser::new(),
+            parser: SseParser::with_limits(limits),
             events: Vec::new(),
             translator,
             out: BytesMut::new(),
             done: false,
             eof: false,
             busy: Duration::ZERO,
+            heard: tokio::time::Instant::now(),
         }
     }
 
@@ -222,9 +245,13 @@ where
         while self.out.is_empty() && !self.done && !self.eof {
             match self.response.next().await {
                 Some(Ok(chunk)) => {
+                    self.heard = tokio::time::Instant::now();
                     let t = Instant::now();
-                    self.parser.feed(&chunk, &mut self.events);
-                    let r = self.translate();
+                    let r = self
+                        .parser
+                        .feed(&chunk, &mut self.events)
+                        .map_err(overflow_error)
+                        .and_then(|()| self.translate());
                     self.busy += t.elapsed();
                     r?;
                 }
@@ -234,7 +261,8 @@ where
                 }
                 None => {
                     self.eof = true;
-                    self.events.extend(self.parser.finish());
+                    let last = self.parser.finish().map_err(overflow_error)?;
+                    self.events.extend(last);
                     self.translate()?;
                     if !self.done {
                         self.done = true;
@@ -277,50 +305,96 @@ where
     }
 }
 
+/// How long a stream waits on each side.
+#[derive(Debug, Clone, Copy)]
+struct Patience {
+    /// Upstream silence that fails the stream.
+    idle: Duration,
+    /// The longest the caller may take to make room for the next chunk.
+    stall: Duration,
+}
+
+/// The drain deadline passed with the stream still open.
+fn drain_ended() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::Unavailable,
+        "the gateway is shutting down and its drain period ended before this stream did",
+    )
+    .with_code("gateway_shutdown")
+}
+
+/// Where a stream's pump reports its end.
+struct Report {
+    summary: oneshot::Sender<StreamSummary>,
+    /// Time from the call to the first byte sent to the caller.
+    first_byte: Duration,
+}
+
 /// Sends the stream on as it is translated. Stops reading as soon as the
-/// caller goes away (the receiver is dropped), which drops the upstream
-/// response and closes its connection; ends with an error event on an
-/// upstream failure, a silent upstream, or the drain deadline.
+/// caller goes away (the receiver is dropped) or stops reading for
+/// `patience.stall`, which drops the upstream response and closes its
+/// connection; ends with an error event on an upstream failure, a silent
+/// upstream, or the drain deadline (which also ends a wait on the caller).
+/// The summary goes out before the caller's stream ends, so that what the
+/// call used and cost is known when its last byte is.
 async fn pump<S>(
     mut stream: UpstreamStream<S>,
     tx: mpsc::Sender<Bytes>,
     inbound: InboundApi,
-    idle: Duration,
+    patience: Patience,
     mut drain: Drain,
-    first_byte: Duration,
+    report: Report,
     provider: &ProviderSettings,
-) -> StreamSummary
-where
+) where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
     let gone = || GatewayError::new(ErrorKind::ClientClosed, "the caller went away");
     let keep_alive = inbound.caller().keep_alive();
-    let mut silent_until = tokio::time::Instant::now() + idle;
+    let stalled = || GatewayError::new(ErrorKind::ClientClosed, "the caller stopped reading");
+    let mut ping_at = tokio::time::Instant::now() + PING_EVERY;
     let result: Result<(), GatewayError> = loop {
-        if !stream.out.is_empty() && tx.send(stream.out.split().freeze()).await.is_err() {
-            break Err(gone());
+        if !stream.out.is_empty() {
+            let waiting = tokio::time::Instant::now();
+            let room = tokio::select! {
+                biased;
+                _ = drain.wait_for(|deadline| *deadline) => Err(drain_ended()),
+                room = tokio::time::timeout(patience.stall, tx.reserve()) => match room {
+                    Ok(Ok(permit)) => Ok(permit),
+                    Ok(Err(_)) => Err(gone()),
+                    Err(_) => Err(stalled()),
+                },
+            };
+            match room {
+                Ok(permit) => permit.send(stream.out.split().freeze()),
+                Err(e) => break Err(e),
+            }
+            // Time spent waiting on the caller is no upstream silence.
+            let now = tokio::time::Instant::now();
+            stream.heard += now - waiting;
+            ping_at = now + PING_EVERY;
         }
         if stream.done {
             break Ok(());
         }
+        // `fill` moves `heard` on every read, keep-alives included: at this
+        // deadline the loop looks again before calling the upstream silent.
+        let silent_at = stream.heard + patience.idle;
         tokio::select! {
             biased;
             _ = tx.closed() => break Err(gone()),
-            _ = drain.wait_for(|deadline| *deadline) => break Err(GatewayError::new(
-                ErrorKind::Unavailable,
-                "the gateway is shutting down and its drain period ended before this stream did",
-            ).with_code("gateway_shutdown")),
-            filled = stream.fill() => match filled {
-                Err(e) => break Err(e),
-                Ok(()) => silent_until = tokio::time::Instant::now() + idle,
+            _ = drain.wait_for(|deadline| *deadline) => break Err(drain_ended()),
+            filled = stream.fill() => if let Err(e) = filled {
+                break Err(e);
             },
-            _ = tokio::time::sleep_until(silent_until) => break Err(GatewayError::new(
-                ErrorKind::Timeout,
-                "the upstream stream went silent for too long",
-            )),
+            _ = tokio::time::sleep_until(silent_at) => if stream.heard + patience.idle <= tokio::time::Instant::now() {
+                break Err(GatewayError::new(
+                    ErrorKind::Timeout,
+                    "the upstream stream went silent for too long",
+                ));
+            },
             // Keep-alives on quiet streams (Anthropic's pings, e.g. while a
             // model thinks); an interrupted `fill` loses nothing.
-            _ = tokio::time::sleep(PING_EVERY), if keep_alive.is_some() => {
+            _ = tokio::time::sleep_until(ping_at), if keep_alive.is_some() => {
                 stream.out.extend_from_slice(keep_alive.unwrap_or_default());
             }
         }
@@ -332,11 +406,23 @@ where
             if e.kind != ErrorKind::ClientClosed {
                 let mut out = stream.out.split();
                 out.extend_from_slice(&e.stream_event(inbound));
-                let _ = tx.send(out.freeze()).await;
+                // Delivered if the caller makes room in time; after the
+                // drain deadline the pump waits on nobody.
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::timeout(patience.stall, tx.send(out.freeze())) => {}
+                    _ = drain.wait_for(|deadline| *deadline) => {}
+                }
             }
             Some(e.kind)
         }
     };
+    let _ = report.summary.send(StreamSummary {
+        usage: stream.translator.usage().map(Usage::plausible),
+        error,
+        first_byte: Some(report.first_byte),
+        busy: stream.busy,
+    });
     // The caller has everything: end their stream now, then read what is
     // left of a completed upstream body (after `[DONE]` or `message_stop`)
     // so that its connection goes back to the pool instead of closing.
@@ -344,10 +430,99 @@ where
     if error.is_none() {
         stream.drain().await;
     }
-    StreamSummary {
-        usage: stream.translator.usage(),
-        error,
-        first_byte: Some(first_byte),
-        busy: stream.busy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::openai::relay::OpenAiPassThrough;
+
+    const CHUNK: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+
+    /// An upstream stream of `reads`, then silence (never its end).
+    fn upstream(
+        reads: Vec<Result<Bytes, PayloadError>>,
+    ) -> UpstreamStream<impl futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin> {
+        let body = futures_util::stream::iter(reads).chain(futures_util::stream::pending());
+        let response = awc::test::TestResponse::default()
+            .finish()
+            .map_body(|_, _| actix_web::dev::Payload::Stream { payload: body });
+        let translator = Box::new(OpenAiPassThrough::new(false));
+        UpstreamStream::new(response, translator, SseLimits::default())
+    }
+
+    /// Pumps `stream` into a one-chunk channel nobody reads (a caller that
+    /// stopped reading, with all patience), ends the drain once the pump
+    /// waits, and returns how the pump ended.
+    fn provider() -> ProviderSettings {
+        ProviderSettings {
+            id: "p".into(),
+            kind: crate::config::ProviderKind::Mock,
+            enabled: true,
+            api_key: None,
+            base_url: String::new(),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            api_version: String::new(),
+        }
+    }
+
+    async fn pump_to_a_stalled_caller<S>(stream: UpstreamStream<S>) -> Option<ErrorKind>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
+    {
+        let (tx, _rx) = mpsc::channel(1);
+        let (drain_tx, drain) = tokio::sync::watch::channel(false);
+        let patience = Patience {
+            idle: Duration::from_secs(600),
+            stall: Duration::from_secs(600),
+        };
+        let (summary, summarised) = oneshot::channel();
+        let pumping = actix_web::rt::spawn(async move {
+            let provider = provider();
+            let report = Report {
+                summary,
+                first_byte: Duration::ZERO,
+            };
+            pump(
+                stream,
+                tx,
+                InboundApi::OpenAi,
+                patience,
+                drain,
+                report,
+                &provider,
+            )
+            .await
+        });
+        // The pump runs until it waits on the full channel.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        drain_tx.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(10), pumping)
+            .await
+            .expect("the pump ended at the drain deadline")
+            .expect("the pump did not panic");
+        summarised.await.expect("a summary").error
+    }
+
+    #[actix_web::test]
+    async fn the_drain_deadline_ends_a_wait_on_a_caller_that_stopped_reading() {
+        let stream = upstream(vec![Ok(Bytes::from(CHUNK)), Ok(Bytes::from(CHUNK))]);
+        assert_eq!(
+            pump_to_a_stalled_caller(stream).await,
+            Some(ErrorKind::Unavailable)
+        );
+    }
+
+    #[actix_web::test]
+    async fn the_drain_deadline_ends_a_wait_to_deliver_the_error_event() {
+        let cut = Err(PayloadError::Incomplete(None));
+        let stream = upstream(vec![Ok(Bytes::from(CHUNK)), cut]);
+        assert_eq!(
+            pump_to_a_stalled_caller(stream).await,
+            Some(ErrorKind::BadUpstreamResponse)
+        );
     }
 }

@@ -1,16 +1,21 @@
 //! The `mock` provider: answers in-process, without network, so the quick
 //! start, client tests and load tests need no provider key.
 //!
-//! It echoes the text of the last user message; a stream sends it word by
-//! word (each word with its following whitespace). Usage counts one token
-//! per whitespace-separated word: the prompt's words over all messages, and
-//! the reply's words.
+//! It echoes the text of the last user message, at most its first
+//! [`MAX_REPLY_BYTES`]; a stream sends it word by word (each word with its
+//! following whitespace), each chunk made as the caller reads. Usage counts
+//! one token per whitespace-separated word: the prompt's words over all
+//! messages, and the reply's words.
 
 use crate::protocol::openai::{
     ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, Delta, FinishReason,
     Message, ResponseMessage, Usage,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The longest echo, in bytes: the work and memory of one mock answer stay
+/// small whatever the prompt.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -37,7 +42,7 @@ fn message_text(m: &Message) -> String {
 
 /// The reply text and usage for a request.
 fn answer(req: &ChatRequest) -> (String, Usage) {
-    let reply = req
+    let mut reply = req
         .messages
         .iter()
         .rev()
@@ -46,6 +51,11 @@ fn answer(req: &ChatRequest) -> (String, Usage) {
             _ => None,
         })
         .unwrap_or_default();
+    let mut end = reply.len().min(MAX_REPLY_BYTES);
+    while !reply.is_char_boundary(end) {
+        end -= 1;
+    }
+    reply.truncate(end);
     let prompt_tokens = req.messages.iter().map(|m| words(&message_text(m))).sum();
     let completion_tokens = words(&reply);
     let usage = Usage {
@@ -80,66 +90,90 @@ pub fn respond(req: &ChatRequest, model: &str, created: u64) -> ChatResponse {
     }
 }
 
-/// The chunks of a streamed response (role, one per word, finish) and the
-/// usage.
-pub fn stream(req: &ChatRequest, model: &str, created: u64) -> (Vec<ChatChunk>, Usage) {
+/// A streamed response, one chunk at a time (role, one per word, finish),
+/// and the usage.
+pub fn stream(req: &ChatRequest, model: &str, created: u64) -> (MockStream, Usage) {
     let (reply, usage) = answer(req);
-    let id = next_id();
-    let chunk = |delta: Delta, finish_reason: Option<FinishReason>| ChatChunk {
-        id: id.clone(),
-        object: "chat.completion.chunk".to_owned(),
-        created,
+    let stream = MockStream {
+        id: next_id(),
         model: model.to_owned(),
-        choices: vec![ChunkChoice {
-            index: 0,
-            delta,
-            finish_reason,
-            logprobs: None,
-        }],
-        usage: None,
+        created,
+        reply,
+        at: None,
     };
-    let mut chunks = vec![chunk(
-        Delta {
-            role: Some("assistant".to_owned()),
-            content: Some(String::new()),
-            ..Default::default()
-        },
-        None,
-    )];
-    chunks.extend(split_words(&reply).map(|w| {
-        chunk(
-            Delta {
-                content: Some(w.to_owned()),
-                ..Default::default()
-            },
-            None,
-        )
-    }));
-    chunks.push(chunk(Delta::default(), Some(FinishReason::Stop)));
-    (chunks, usage)
+    (stream, usage)
 }
 
-/// Splits text into words, each keeping the whitespace that follows it, so
-/// the pieces join back to the exact text.
-fn split_words(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
+/// The chunks of a streamed mock answer, made on demand.
+#[derive(Debug)]
+pub struct MockStream {
+    id: String,
+    model: String,
+    created: u64,
+    reply: String,
+    /// Where the next word starts; `None` before the role chunk.
+    at: Option<usize>,
+}
+
+impl MockStream {
+    fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason,
+                logprobs: None,
+            }],
+            usage: None,
         }
-        let word_end = rest
-            .char_indices()
-            .skip_while(|(_, c)| c.is_whitespace())
-            .find(|(_, c)| c.is_whitespace())
-            .map_or(rest.len(), |(i, _)| i);
-        let end = rest[word_end..]
-            .char_indices()
-            .find(|(_, c)| !c.is_whitespace())
-            .map_or(rest.len(), |(i, _)| word_end + i);
-        let (piece, tail) = rest.split_at(end);
-        rest = tail;
-        Some(piece)
-    })
+    }
+}
+
+impl Iterator for MockStream {
+    type Item = ChatChunk;
+
+    fn next(&mut self) -> Option<ChatChunk> {
+        let Some(at) = self.at else {
+            self.at = Some(0);
+            let role = Delta {
+                role: Some("assistant".to_owned()),
+                content: Some(String::new()),
+                ..Default::default()
+            };
+            return Some(self.chunk(role, None));
+        };
+        let rest = self.reply.get(at..)?;
+        if rest.is_empty() {
+            // Past the end: the finish chunk once, then nothing.
+            self.at = Some(at + 1);
+            return Some(self.chunk(Delta::default(), Some(FinishReason::Stop)));
+        }
+        let end = at + piece_len(rest);
+        self.at = Some(end);
+        let word = Delta {
+            content: Some(self.reply[at..end].to_owned()),
+            ..Default::default()
+        };
+        Some(self.chunk(word, None))
+    }
+}
+
+/// The length of the first word of `text` with the whitespace that follows
+/// it, so that the pieces join back to the exact text.
+fn piece_len(text: &str) -> usize {
+    let word_end = text
+        .char_indices()
+        .skip_while(|(_, c)| c.is_whitespace())
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(text.len(), |(i, _)| i);
+    text[word_end..]
+        .char_indices()
+        .find(|(_, c)| !c.is_whitespace())
+        .map_or(text.len(), |(i, _)| word_end + i)
 }
 
 #[cfg(test)]
@@ -169,9 +203,23 @@ mod tests {
     }
 
     #[test]
+    fn a_long_echo_is_cut_at_the_limit_on_a_character_boundary() {
+        let text = format!("x{}", "é ".repeat(MAX_REPLY_BYTES));
+        let r = respond(&request(&text), "demo", 1);
+        let reply = r.choices[0].message.content.clone().unwrap();
+        assert!(reply.len() <= MAX_REPLY_BYTES && reply.len() > MAX_REPLY_BYTES - 4);
+        assert!(text.starts_with(&reply));
+        let streamed: String = stream(&request(&text), "demo", 1)
+            .0
+            .filter_map(|c| c.choices[0].delta.content.clone())
+            .collect();
+        assert_eq!(streamed, reply);
+    }
+
+    #[test]
     fn streamed_words_join_back_to_the_exact_text() {
         let text = "  héllo   wide\n world ";
-        let (chunks, _) = stream(&request(text), "demo", 1);
+        let chunks: Vec<ChatChunk> = stream(&request(text), "demo", 1).0.collect();
         let joined: String = chunks
             .iter()
             .filter_map(|c| c.choices[0].delta.content.clone())

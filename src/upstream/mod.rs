@@ -19,7 +19,6 @@ pub mod router;
 
 use crate::config::{ModelRoute, Target};
 use crate::error::{GatewayError, InboundApi};
-use crate::governance::Permit;
 use crate::protocol;
 use crate::protocol::openai::Usage;
 use crate::protocol::raw::RawBody;
@@ -31,6 +30,10 @@ use tokio::sync::mpsc;
 
 pub use crate::protocol::Operation;
 pub use actor::{Dispatch, ProviderActor, ProviderPool};
+
+/// Stream chunks buffered between the producer (a pump, or a local answer)
+/// and the caller's connection.
+pub const STREAM_BUFFER: usize = 16;
 
 /// One call, described once: what the caller asked (the body scanned once,
 /// typed at most once) and where its model routes. Its attempts share it.
@@ -93,14 +96,16 @@ pub struct Attempt {
     pub default_max_tokens: u64,
     /// No response head and first event by then: the attempt failed.
     pub first_byte_timeout: Duration,
-    /// Silence between stream events: the stream fails.
+    /// Upstream silence inside a stream (any bytes, keep-alive comments and
+    /// pings included, break it): the stream fails.
     pub stream_idle_timeout: Duration,
     /// The call's overall deadline (`[routing] request_timeout_seconds`):
     /// no attempt waits past it.
     pub deadline: Instant,
-    /// The caller's concurrency slot, held until this attempt's upstream
-    /// work has ended, even when the caller is gone by then.
-    pub slot: Option<Arc<Permit>>,
+    /// The longest a streaming caller may read nothing: the stream ends.
+    pub client_stall_timeout: Duration,
+    /// Bounds on the upstream stream's lines and events.
+    pub sse_limits: crate::protocol::sse::SseLimits,
 }
 
 /// Turns true at the drain deadline of a shutdown: streams still open then

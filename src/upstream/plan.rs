@@ -241,7 +241,7 @@ fn mock_plan(a: &Attempt) -> Result<Planned, GatewayError> {
             }
             let (chunks, usage) = mock::stream(&parsed.request, model, created);
             Ok(Planned::Local(local_stream(
-                &chunks,
+                chunks,
                 usage,
                 parsed.answer.stream(),
             )))
@@ -260,17 +260,26 @@ fn mock_plan(a: &Attempt) -> Result<Planned, GatewayError> {
         }
     }
 }
-/// A stream whose every chunk is ready now.
-fn local_stream(chunks: &[ChatChunk], usage: Usage, mut encoder: Box<dyn ClientEncoder>) -> Reply {
-    let (tx, rx) = mpsc::channel(chunks.len() + 1);
-    let mut out = BytesMut::new();
-    for chunk in chunks {
-        encoder.chunk(chunk, &mut out);
-        // The channel holds every chunk: sending cannot block or fail.
-        let _ = tx.try_send(out.split().freeze());
-    }
-    encoder.end(Some(usage), &mut out);
-    let _ = tx.try_send(out.freeze());
+/// A stream made here: a task encodes `chunks` as the caller reads them
+/// (a bounded channel), so a long answer is never held whole; it stops when
+/// the caller goes away.
+fn local_stream(
+    chunks: impl Iterator<Item = ChatChunk> + 'static,
+    usage: Usage,
+    mut encoder: Box<dyn ClientEncoder>,
+) -> Reply {
+    let (tx, rx) = mpsc::channel(super::STREAM_BUFFER);
+    actix_web::rt::spawn(async move {
+        let mut out = BytesMut::new();
+        for chunk in chunks {
+            encoder.chunk(&chunk, &mut out);
+            if tx.send(out.split().freeze()).await.is_err() {
+                return;
+            }
+        }
+        encoder.end(Some(usage), &mut out);
+        let _ = tx.send(out.freeze()).await;
+    });
     let (summary_tx, summary) = oneshot::channel();
     let _ = summary_tx.send(StreamSummary {
         usage: Some(usage),

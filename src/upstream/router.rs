@@ -17,6 +17,7 @@ use crate::config::{ModelRoute, RoutingSettings, Snapshot};
 use crate::error::{ErrorKind, GatewayError};
 use crate::governance::Permit;
 use crate::metrics::{Event, FellBack, Recorder, Retried, TargetHealth};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,7 @@ pub struct Routing<'a> {
     pub recorder: &'a Recorder,
     pub snapshot: &'a Snapshot,
     /// The caller's concurrency slot, lent to every attempt.
-    pub slot: Option<Arc<Permit>>,
+    pub slot: Option<Rc<Permit>>,
 }
 
 /// One model's turn in the chain.
@@ -135,16 +136,20 @@ async fn try_model(
         };
         let result = r
             .pool
-            .dispatch(Attempt {
-                call: req.clone(),
-                model: route.name.clone(),
-                target: target.clone(),
-                default_max_tokens: route.default_max_tokens,
-                first_byte_timeout: cfg.first_byte_timeout,
-                stream_idle_timeout: cfg.stream_idle_timeout,
-                deadline: turn.deadline,
-                slot: r.slot.clone(),
-            })
+            .dispatch(
+                Attempt {
+                    call: req.clone(),
+                    model: route.name.clone(),
+                    target: target.clone(),
+                    default_max_tokens: route.default_max_tokens,
+                    first_byte_timeout: cfg.first_byte_timeout,
+                    stream_idle_timeout: cfg.stream_idle_timeout,
+                    deadline: turn.deadline,
+                    client_stall_timeout: cfg.client_stall_timeout,
+                    sse_limits: cfg.sse_limits,
+                },
+                r.slot.clone(),
+            )
             .await;
         if let Some(verdict) = verdict(&result) {
             probe.settled();
@@ -228,6 +233,7 @@ fn verdict(result: &Result<Reply, GatewayError>) -> Option<Verdict> {
         | ErrorKind::NotFound
         | ErrorKind::PayloadTooLarge
         | ErrorKind::HeadersTooLarge
+        | ErrorKind::RequestTimeout
         | ErrorKind::RateLimited
         | ErrorKind::BadUpstreamResponse
         | ErrorKind::Unavailable

@@ -22,6 +22,8 @@ LABELS = {
     "llm_time_to_first_token_seconds_bucket": BASE | {"le"},
     "llm_gateway_overhead_seconds_bucket": {"provider", "endpoint", "le"},
     "llm_in_flight_requests": {"provider"},
+    "llm_cost_usd_total": {"api_key", "model", "provider"},
+    "llm_limits_store_errors_total": {"operation"},
 }
 VARIABLES = {"api_key", "model", "provider"}
 BUILTIN_VARS = {"__rate_interval", "__interval", "__range", "datasource"}
@@ -87,6 +89,8 @@ def test_every_metric_family_is_shown(dashboard):
         ("llm_errors_total", "error_type"),
         ("llm_in_flight_requests", "provider"),
         ("llm_gateway_overhead_seconds_bucket", "provider"),
+        ("llm_cost_usd_total", "api_key"),
+        ("llm_limits_store_errors_total", "operation"),
     ],
 )
 def test_required_breakdowns(dashboard, metric, group):

@@ -63,7 +63,7 @@ fn check_names_each_field_but_never_quotes_its_value() {
     let err = String::from_utf8_lossy(&out.stderr);
     for field in [
         "server.log_format: must be one of json, pretty",
-        "limits.store: is not available",
+        "limits.store: is not one of local, redis",
         "providers.openai.base_url: must have no query string",
         "models.\"orphan\".provider: is not a configured provider",
         "models.\"orphan\".fallbacks[0]: is not a configured model",

@@ -269,21 +269,6 @@ async fn a_key_without_limits_never_sees_a_429_or_limit_headers() {
 }
 
 #[tokio::test]
-async fn a_shared_limit_store_is_refused_until_one_exists() {
-    let text = config(
-        "[[api_keys]]\nkey = \"k\"\nname = \"n\"\n",
-        "[limits]\nstore = \"redis\"\n",
-    );
-    let err = llm_gateway::config::load::load_str(&text, "t")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("limits.store: is not available: only `local`"),
-        "{err}"
-    );
-}
-
-#[tokio::test]
 async fn callers_who_hang_up_cancel_their_upstream_calls_and_hold_their_slots_until_then() {
     let up = MockUpstream::always(MockReply {
         body: MockBody::Hang,

@@ -155,3 +155,22 @@ async fn a_stream_still_open_at_the_drain_deadline_gets_an_error_event_and_the_p
     assert_eq!(v["error"]["code"], "gateway_shutdown", "{text}");
     assert_eq!(exit_code(&mut proc, Duration::from_secs(15)).await, Some(0));
 }
+
+#[tokio::test]
+async fn a_caller_that_stopped_reading_does_not_hold_the_shutdown_past_the_drain() {
+    let up = MockUpstream::always(endless_content());
+    let drain = 4;
+    let (mut proc, port, _dir) = start(&up.url("/v1"), drain);
+    proc.wait_ready(port).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let _conn = stalled_caller(addr, "/v1/chat/completions", &stream_body());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while up.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the stream never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proc.signal("-TERM");
+    // The drain, then a short flush; not the drain twice over.
+    let bound = Duration::from_secs(u64::from(drain) + 5);
+    assert_eq!(exit_code(&mut proc, bound).await, Some(0));
+}

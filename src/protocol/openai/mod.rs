@@ -394,12 +394,40 @@ pub struct Usage {
     pub completion_tokens_details: Option<CompletionTokensDetails>,
 }
 
+/// The most tokens one call can read and write: the largest context window
+/// offered today (10 million). An upstream that reports more is wrong.
+pub const PLAUSIBLE_TOKENS: u64 = 10_000_000;
+
 impl Usage {
     /// Cached prompt tokens (a subset of `prompt_tokens`).
     pub fn cached_tokens(&self) -> u64 {
         self.prompt_tokens_details
             .and_then(|d| d.cached_tokens)
             .unwrap_or(0)
+    }
+
+    /// Every count at most [`PLAUSIBLE_TOKENS`], the details at most their
+    /// totals: what the gateway charges and counts of what an upstream
+    /// reports (a request's size cannot bound it: cached contents, media by
+    /// URL and server-side tools all cost more than their bytes).
+    pub fn plausible(self) -> Self {
+        let cap = |n: u64| n.min(PLAUSIBLE_TOKENS);
+        let (prompt, completion) = (cap(self.prompt_tokens), cap(self.completion_tokens));
+        let within = |n: Option<u64>, total: u64| n.map(|n| n.min(total));
+        Self {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: cap(self.total_tokens),
+            prompt_tokens_details: self.prompt_tokens_details.map(|d| PromptTokensDetails {
+                cached_tokens: within(d.cached_tokens, prompt),
+                cache_write_tokens: within(d.cache_write_tokens, prompt),
+            }),
+            completion_tokens_details: self.completion_tokens_details.map(|d| {
+                CompletionTokensDetails {
+                    reasoning_tokens: within(d.reasoning_tokens, completion),
+                }
+            }),
+        }
     }
 }
 
@@ -492,6 +520,40 @@ pub struct FunctionDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn implausible_usage_is_clamped_and_plausible_usage_kept() {
+        let huge: Usage = serde_json::from_str(
+            r#"{"prompt_tokens":18446744073709551615,"completion_tokens":18446744073709551615,
+                "total_tokens":18446744073709551615,
+                "prompt_tokens_details":{"cached_tokens":18446744073709551615},
+                "completion_tokens_details":{"reasoning_tokens":18446744073709551615}}"#,
+        )
+        .unwrap();
+        let u = huge.plausible();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (PLAUSIBLE_TOKENS, PLAUSIBLE_TOKENS, PLAUSIBLE_TOKENS)
+        );
+        assert_eq!(u.cached_tokens(), PLAUSIBLE_TOKENS);
+        let small = Usage {
+            prompt_tokens: 19,
+            completion_tokens: 10,
+            total_tokens: 29,
+            prompt_tokens_details: Some(PromptTokensDetails {
+                cached_tokens: Some(40),
+                cache_write_tokens: None,
+            }),
+            completion_tokens_details: None,
+        };
+        let kept = small.plausible();
+        assert_eq!(
+            kept.cached_tokens(),
+            19,
+            "cached tokens are part of the prompt"
+        );
+        assert_eq!((kept.prompt_tokens, kept.total_tokens), (19, 29));
+    }
 
     #[test]
     fn unknown_request_fields_are_kept_in_extra() {

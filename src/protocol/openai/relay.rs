@@ -2,6 +2,7 @@
 //! event, parsing no more than the usage needs.
 
 use crate::protocol::error::cut_short;
+use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::Usage;
 use crate::protocol::sse::{self, SseEvent};
 use crate::protocol::{Error, ErrorKind, Flow, Translator};
@@ -18,9 +19,11 @@ struct UsageProbe {
     choices: Option<Vec<serde::de::IgnoredAny>>,
 }
 
-/// OpenAI upstream, OpenAI caller: events are relayed as they are. The
-/// gateway always asks the upstream for usage; the usage-only chunk is
-/// passed on only if the caller asked for it too.
+/// OpenAI upstream, OpenAI caller: events are relayed as they are, once
+/// checked to be JSON (a caller's SDK would fail on anything else before it
+/// saw the gateway's error event); empty ones are dropped. The gateway
+/// always asks the upstream for usage; the usage-only chunk is passed on
+/// only if the caller asked for it too.
 #[derive(Debug)]
 pub struct OpenAiPassThrough {
     forward_usage_chunk: bool,
@@ -47,16 +50,21 @@ impl Translator for OpenAiPassThrough {
             out.put_slice(sse::DONE);
             return Ok(Flow::Done);
         }
-        // Only chunks that carry a usage object are parsed; content chunks
-        // (`"usage": null` when usage was asked for) pass untouched.
-        if has_usage_object(data) {
-            if let Ok(probe) = serde_json::from_str::<UsageProbe>(data) {
-                if let Some(u) = probe.usage {
-                    self.usage = Some(u);
-                    let usage_only = probe.choices.is_none_or(|c| c.is_empty());
-                    if usage_only && !self.forward_usage_chunk {
-                        return Ok(Flow::Continue);
-                    }
+        if data.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        // Only chunks that carry a usage object are parsed into it; content
+        // chunks (`"usage": null` when usage was asked for) are only
+        // validated.
+        let probe = has_usage_object(data)
+            .then(|| serde_json::from_str::<UsageProbe>(data).ok())
+            .flatten();
+        if let Some(probe) = probe {
+            if let Some(u) = probe.usage {
+                self.usage = Some(u);
+                let usage_only = probe.choices.is_none_or(|c| c.is_empty());
+                if usage_only && !self.forward_usage_chunk {
+                    return Ok(Flow::Continue);
                 }
             }
         } else if data.starts_with("{\"error\"") || data.starts_with("{ \"error\"") {
@@ -64,6 +72,9 @@ impl Translator for OpenAiPassThrough {
             // pump sends it on in the gateway's error shape.
             self.done = true;
             return Err(upstream_stream_error(data));
+        } else if serde_json::from_str::<serde::de::IgnoredAny>(data).is_err() {
+            self.done = true;
+            return Err(unreadable());
         }
         sse::write_data(out, data.as_bytes());
         Ok(Flow::Continue)
@@ -155,6 +166,24 @@ mod tests {
         assert!(!has_usage_object(
             r#"{"choices":[{"delta":{"content":"\"usage\""}}]}"#
         ));
+    }
+
+    #[test]
+    fn pass_through_refuses_an_event_that_is_not_json_instead_of_relaying_it() {
+        let mut t = OpenAiPassThrough::new(false);
+        let mut out = BytesMut::new();
+        t.event(&data(r#"{"choices":[]}"#), &mut out).unwrap();
+        t.event(&data(""), &mut out).unwrap();
+        for bad in ["<html>502 Bad Gateway</html>", r#"{"choices":[],"usage":{"#] {
+            let mut t = OpenAiPassThrough::new(false);
+            let err = t.event(&data(bad), &mut BytesMut::new()).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::BadUpstreamResponse, "{bad}");
+        }
+        assert_eq!(
+            &out[..],
+            b"data: {\"choices\":[]}\n\n",
+            "empty events are dropped"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 mod process;
+mod redis_server;
 pub use process::{bin, free_port, Proc};
+pub use redis_server::Redis;
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::Bytes;
@@ -141,6 +143,11 @@ pub enum MockBody {
     Hang,
     /// SSE pieces, then waits for `gate` to be notified, then the rest.
     Gated(Vec<String>, Vec<String>, Arc<Notify>),
+    /// SSE pieces with a pause between each (an upstream's own pace).
+    Paced(Vec<String>, Duration),
+    /// One SSE piece over and over, as fast as the gateway reads, until it
+    /// hangs up (notifies `stream_dropped`).
+    Endless(String),
 }
 
 /// A mock upstream's answer.
@@ -187,6 +194,19 @@ impl MockReply {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
+    }
+}
+
+/// An OpenAI stream that never ends: a content chunk of 16 KiB over and
+/// over.
+pub fn endless_content() -> MockReply {
+    let chunk = serde_json::json!({
+        "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "x".repeat(16 * 1024)}}]
+    });
+    MockReply {
+        body: MockBody::Endless(format!("data: {chunk}\n\n")),
+        ..MockReply::sse("")
     }
 }
 
@@ -384,6 +404,26 @@ async fn serve(req: HttpRequest, body: Bytes, state: web::Data<MockState>) -> Ht
                 futures_util::StreamExt::flatten(tail),
             ))
         }
+        MockBody::Paced(pieces, gap) => {
+            let pieces = futures_util::stream::iter(pieces.into_iter().enumerate());
+            b.streaming(futures_util::StreamExt::then(
+                pieces,
+                move |(i, p)| async move {
+                    if i > 0 {
+                        actix_web::rt::time::sleep(gap).await;
+                    }
+                    Ok::<_, std::convert::Infallible>(Bytes::from(p))
+                },
+            ))
+        }
+        MockBody::Endless(piece) => {
+            let piece = Bytes::from(piece);
+            let guard = DropGuard(Some(state.stream_dropped.clone()));
+            b.streaming(futures_util::stream::unfold(guard, move |g| {
+                let p = piece.clone();
+                async move { Some((Ok::<_, std::convert::Infallible>(p), g)) }
+            }))
+        }
         MockBody::ChunksThenHang(pieces) => {
             let guard = DropGuard(Some(state.stream_dropped.clone()));
             let head = futures_util::stream::iter(
@@ -420,6 +460,27 @@ pub async fn raw_post(
     conn.write_all(format!("{head}{body}").as_bytes())
         .await
         .expect("request sent");
+    conn
+}
+
+/// Sends `body` to `path` on a raw connection with key `sk-test` and never
+/// reads the answer: a caller that stopped reading. Keep it to keep the
+/// connection open.
+pub fn stalled_caller(
+    addr: SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+) -> std::net::TcpStream {
+    use std::io::Write;
+    let body = body.to_string();
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer sk-test\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request written");
     conn
 }
 

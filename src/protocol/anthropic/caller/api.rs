@@ -106,7 +106,9 @@ mod tests {
     #[test]
     fn the_keep_alive_is_a_named_ping_event() {
         let mut events: Vec<SseEvent> = Vec::new();
-        SseParser::new().feed(AnthropicCaller.keep_alive().unwrap(), &mut events);
+        SseParser::new()
+            .feed(AnthropicCaller.keep_alive().unwrap(), &mut events)
+            .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event.as_deref(), Some("ping"));
         assert_eq!(events[0].data, r#"{"type":"ping"}"#);

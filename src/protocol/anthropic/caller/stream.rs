@@ -600,8 +600,11 @@ mod tests {
     fn events(out: &[u8]) -> Events {
         let mut parser = SseParser::new();
         let mut evs = Vec::new();
-        parser.feed(out, &mut evs);
-        assert!(parser.finish().is_none(), "trailing bytes");
+        parser.feed(out, &mut evs).expect("within limits");
+        assert!(
+            parser.finish().expect("within limits").is_none(),
+            "trailing bytes"
+        );
         evs.into_iter()
             .map(|e| {
                 let name = e.event.expect("every event is named");
@@ -1372,7 +1375,9 @@ mod tests {
                 let mut enc = AnthropicEncoder::new(ctx());
                 let mut out = BytesMut::new();
                 let mut evs: Vec<SseEvent> = Vec::new();
-                parser.feed(text.as_bytes(), &mut evs);
+                parser
+                    .feed(text.as_bytes(), &mut evs)
+                    .expect("within limits");
                 for ev in &evs {
                     if let Ok(chunks) = decoder.feed(ev) {
                         for c in chunks {

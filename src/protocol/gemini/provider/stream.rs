@@ -363,7 +363,7 @@ mod tests {
             None
         };
         for bytes in input.chunks(piece.max(1)) {
-            parser.feed(bytes, &mut events);
+            parser.feed(bytes, &mut events).expect("within limits");
             if let Some(error) = feed_all(&mut events, &mut chunks) {
                 return Outcome {
                     chunks,
@@ -372,7 +372,7 @@ mod tests {
                 };
             }
         }
-        events.extend(parser.finish());
+        events.extend(parser.finish().expect("within limits"));
         if let Some(error) = feed_all(&mut events, &mut chunks) {
             return Outcome {
                 chunks,
