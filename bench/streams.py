@@ -5,9 +5,11 @@
       N sequential streamed requests on one keep-alive connection: time to
       the first body byte (first chunk) and to the end of each stream, in µs.
 
-  streams.py open --url URL --body FILE [--key K] --count N --pid PID
+  streams.py open --url URL --body FILE [--key K] --count N [--pid PID]
       Opens N concurrent streams, waits until every one has its first chunk,
-      reads VmRSS/VmHWM of PID, then waits for all of them to finish.
+      reads VmRSS/VmHWM of PID (if given), then waits for all of them to
+      finish; a stream counts as completed when it answered 200 and its body
+      contains --expect (default "[DONE]").
 """
 import argparse
 import asyncio
@@ -98,7 +100,9 @@ async def ttfc(args):
 
 
 def rss(pid):
-    out = {}
+    out = {"VmRSS": 0, "VmHWM": 0}
+    if not pid:
+        return out
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(("VmRSS:", "VmHWM:")):
@@ -128,7 +132,7 @@ async def open_streams(args):
             writer.write(req)
             status, body = await read_response(reader, on_first)
             writer.close()
-            if status == 200 and b"[DONE]" in body:
+            if status == 200 and args.expect.encode() in body:
                 state["done"] += 1
             else:
                 state["bad"] += 1
@@ -141,6 +145,7 @@ async def open_streams(args):
                 if state["first"] >= args.count:
                     all_first.set()
 
+    t_start = time.perf_counter()
     rss_before = rss(args.pid)
     tasks = [asyncio.create_task(one()) for _ in range(args.count)]
     try:
@@ -151,6 +156,7 @@ async def open_streams(args):
     rss_open = rss(args.pid)
     await asyncio.wait(tasks, timeout=args.timeout)
     print(json.dumps({
+        "duration_us": int((time.perf_counter() - t_start) * 1e6),
         "streams": args.count, "open_at_sample": open_now,
         "completed": state["done"], "bad": state["bad"],
         "ttfc_p50_us": pct(state["ttfc"], 50), "ttfc_p99_us": pct(state["ttfc"], 99),
@@ -169,6 +175,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--pid", type=int)
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--expect", default="[DONE]")
     args = ap.parse_args()
     asyncio.run(ttfc(args) if args.mode == "ttfc" else open_streams(args))
 
