@@ -4,16 +4,20 @@
 //! The path of a request: [`server`] wires actix-web workers with the
 //! [`logging`] middleware and the [`routes`]; a handler authenticates the
 //! caller ([`auth`]) against the live [`config`] snapshot ([`state`]),
-//! resolves the model, applies the key's limits ([`governance`]), and
-//! [`upstream::router`] tries the model's targets (weights, retries,
-//! circuit breakers, fallbacks), sending each attempt to the provider's
-//! actor on its worker ([`upstream::actor`]). The actor plans the attempt
-//! ([`upstream::plan`]: pass-through or conversion through the dialects in
-//! [`protocol`]), sends it, and returns the answer in the caller's format,
+//! describes the call once ([`upstream::Call`]: the body scanned once),
+//! applies the key's limits ([`governance`]), and [`upstream::router`] tries
+//! the model's targets (weights, retries, circuit breakers, fallbacks,
+//! deadlines), sending each [`upstream::Attempt`] to the provider's actor on
+//! its worker ([`upstream::actor`]). The actor plans the attempt
+//! ([`upstream::plan`]: a lookup of the provider's and the caller's sides of
+//! the seam in [`protocol::seam`]: a relay, or a conversion through the
+//! lingua franca), sends it, and returns the answer in the caller's format,
 //! whole or as a stream. Every call ends in one observation for the
-//! [`metrics`] actor. Errors are values ([`error`]) rendered once, in the
+//! [`metrics`] actor. Errors are values ([`error`]; [`protocol::Error`] in
+//! the pure layer) rendered once, at the edge ([`routes::render`]), in the
 //! caller's API format. The config file is watched and reloaded live
-//! ([`state::reload`]).
+//! ([`state::reload`]). Each module imports only the layers below it
+//! (README, "Architecture"; `tests/architecture.rs` checks it).
 
 pub mod auth;
 pub mod config;

@@ -119,7 +119,7 @@ pub struct ServerSettings {
     /// Digest of the key that may call `POST /admin/reload`; none: off.
     pub admin_key: Option<KeyDigest>,
     /// Whether a live reload to this config may remove every gateway key or
-    /// every model ([`reload`]).
+    /// every model ([`reload`](crate::state::reload)).
     pub allow_empty_reload: bool,
 }
 

@@ -1,10 +1,14 @@
 //! Wire formats and conversions: pure functions and state machines over plain
-//! types, no I/O (DESIGN.md "Rules of thumb").
+//! types, no I/O, no other module of the crate (DESIGN.md "Rules of thumb";
+//! `tests/architecture.rs` checks it).
 //!
-//! [`openai`] is the lingua franca; each provider dialect converts to and from
-//! it and has the same shape: `types.rs`, `request.rs`, `response.rs`
-//! (including error bodies), `stream.rs`. A stream converter implements
-//! [`ChunkDecoder`].
+//! One folder per wire format, both directions inside: [`openai`] (the chat
+//! types that are the lingua franca, and OpenAI as a caller and as a
+//! provider), [`anthropic`] and [`gemini`]. Each plugs into the two seams of
+//! [`seam`]: a [`CallerApi`] per inbound API and a [`ProviderApi`] per
+//! provider wire format. Streams go through [`stream`] ([`Translator`],
+//! [`ChunkDecoder`], [`ClientEncoder`]); errors are this layer's own
+//! [`Error`].
 
 pub mod anthropic;
 pub mod error;

@@ -1,11 +1,11 @@
 //! How one attempt is served: a lookup of the provider's side of the seam
-//! ([`ProviderApi`]) and the caller's ([`CallerApi`]), then either a relay
+//! ([`ProviderApi`]) and the caller's ([`CallerApi`](crate::protocol::CallerApi)), then either a relay
 //! (the caller speaks the provider's own API: the body goes on with only
 //! `model` rewritten) or a conversion through the lingua franca — or an
 //! answer made here (the mock provider, token estimates).
 //!
 //! Adding a provider type is one [`ProviderApi`] and one line in
-//! [`provider_api`]; adding a caller API is one [`CallerApi`] and one line in
+//! [`provider_api`]; adding a caller API is one [`CallerApi`](crate::protocol::CallerApi) and one line in
 //! [`InboundApi::caller`](crate::protocol::InboundApi::caller).
 
 use super::{mock, Attempt, ExtraHeaders, Operation, Reply, StreamSummary};

@@ -636,7 +636,7 @@ mod tests {
     }
 
     /// Decodes an OpenAI SSE text and encodes it for an Anthropic caller, as
-    /// the pipeline (`translate::Decoded`) does.
+    /// the pipeline (`protocol::Decoded`) does.
     fn pipeline(ctx: InboundContext, openai_sse: &str) -> Events {
         let r = run_decoder(OpenAiChunkDecoder::new(), openai_sse.as_bytes(), usize::MAX);
         r.end.unwrap();

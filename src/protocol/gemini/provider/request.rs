@@ -15,7 +15,7 @@
 //!   unanswered call (E22). The result is `{"output": <JSON object or text>}`.
 //! * Thought signatures and Gemini's call ids are restored from the tool-call
 //!   ids (module docs of [`super`], E18).
-//! * Tool schemas are cleaned ([`super::schema`], E15).
+//! * Tool schemas are cleaned ([`schema`](crate::protocol::gemini::schema), E15).
 //!
 //! Dropped and listed in [`Converted::dropped`]: `user`,
 //! `parallel_tool_calls` (no equivalent), every unknown top-level field
