@@ -47,20 +47,18 @@ impl ProviderApi for AnthropicProvider {
     }
 
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error> {
-        let c = to_anthropic(
+        let mut c = to_anthropic(
             req,
             &RequestOptions {
                 api_model: t.api_model,
                 default_max_tokens: t.default_max_tokens,
             },
         )?;
+        c.ctx.created = t.created;
         Ok(Encoded {
             body: c.body,
             dropped: c.dropped,
-            decoder: Box::new(AnthropicDecode {
-                ctx: c.ctx,
-                created: t.created,
-            }),
+            decoder: Box::new(AnthropicDecode(c.ctx)),
         })
     }
 
@@ -69,18 +67,16 @@ impl ProviderApi for AnthropicProvider {
     }
 }
 
-/// Anthropic answers for one request.
-struct AnthropicDecode {
-    ctx: ResponseContext,
-    created: u64,
-}
+/// Anthropic answers for one request (its context holds `created`).
+struct AnthropicDecode(ResponseContext);
 
 impl Decode for AnthropicDecode {
     fn whole(&self, body: &[u8]) -> Result<ChatResponse, Error> {
-        from_anthropic(body, &self.ctx)
+        from_anthropic(body, &self.0)
     }
 
     fn stream(self: Box<Self>) -> Box<dyn ChunkDecoder> {
-        Box::new(AnthropicToOpenAi::new(self.ctx, self.created))
+        let created = self.0.created;
+        Box::new(AnthropicToOpenAi::new(self.0, created))
     }
 }

@@ -60,6 +60,9 @@ pub struct ResponseContext {
     tool_names: Vec<(String, String)>,
     /// The trailing assistant message sent as a prefill (E19).
     prefill: Option<String>,
+    /// Unix seconds for `created` of a non-streaming response (the caller's
+    /// side sets it: this layer reads no clock).
+    pub created: u64,
 }
 
 impl ResponseContext {

@@ -84,7 +84,7 @@ pub fn from_anthropic(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse
     Ok(ChatResponse {
         id: format!("chatcmpl-{}", msg.id),
         object: "chat.completion".to_owned(),
-        created: now(),
+        created: ctx.created,
         model: msg.model,
         choices: vec![Choice {
             index: 0,
@@ -102,14 +102,6 @@ pub fn from_anthropic(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse
         usage: Some(openai_usage(&msg.usage.unwrap_or_default())),
         system_fingerprint: None,
     })
-}
-
-/// Seconds since the Unix epoch, for `created`.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Converts an Anthropic error response (§2.7) into a [`Error`] of
@@ -211,8 +203,15 @@ mod tests {
         (529, fixture!("error_529.json")),
     ];
 
+    /// `created` as the caller's side sets it.
+    const CREATED: u64 = 1_750_000_000;
+
     fn convert(body: &str) -> ChatResponse {
-        from_anthropic(body.as_bytes(), &ResponseContext::default()).unwrap()
+        let ctx = ResponseContext {
+            created: CREATED,
+            ..Default::default()
+        };
+        from_anthropic(body.as_bytes(), &ctx).unwrap()
     }
 
     fn calls(r: &ChatResponse) -> Vec<(&str, &str, &str)> {
@@ -323,7 +322,7 @@ mod tests {
             assert!(r.id.starts_with("chatcmpl-msg_01"), "{}", c.name);
             assert_eq!(r.object, "chat.completion");
             assert_eq!(choice.message.role, "assistant");
-            assert!(r.created > 1_700_000_000);
+            assert_eq!(r.created, CREATED, "the context's, no clock read here");
         }
     }
 
@@ -494,6 +493,7 @@ mod tests {
             json_tool: Some("json_response".to_owned()),
             tool_names: vec![("get_time".to_owned(), "x.y".to_owned())],
             prefill: Some("{".to_owned()),
+            created: 1,
         };
         let all = [
             TEXT,

@@ -73,9 +73,9 @@ pub struct ResponseContext {
     /// The model the caller asked for; the response's `model` when Gemini
     /// sends no `modelVersion`.
     pub model: String,
-    /// Unix seconds for `created` of a non-streaming response; `0` means
-    /// "now" when the response is decoded. (Streams take it in
-    /// [`GeminiToOpenAi::new`].)
+    /// Unix seconds for `created` of a non-streaming response (the caller's
+    /// side sets it: this layer reads no clock; streams take it in
+    /// [`GeminiToOpenAi::new`]).
     pub created: u64,
 }
 

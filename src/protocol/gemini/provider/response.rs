@@ -71,7 +71,7 @@ pub fn from_gemini(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, E
     Ok(ChatResponse {
         id,
         object: "chat.completion".to_owned(),
-        created: if ctx.created == 0 { now() } else { ctx.created },
+        created: ctx.created,
         model: resp
             .model_version
             .filter(|m| !m.is_empty())
@@ -80,13 +80,6 @@ pub fn from_gemini(body: &[u8], ctx: &ResponseContext) -> Result<ChatResponse, E
         usage: resp.usage_metadata.as_ref().map(usage_from),
         system_fingerprint: None,
     })
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 pub(crate) fn bad_response(message: &'static str) -> Error {
