@@ -8,8 +8,8 @@
 //! messages, and the reply's words.
 
 use crate::protocol::openai::{
-    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Content, Delta, FinishReason,
-    Message, ResponseMessage, Usage,
+    ChatChunk, ChatRequest, ChatResponse, Choice, Content, Delta, FinishReason, Message,
+    ResponseMessage, Usage,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -117,19 +117,7 @@ pub struct MockStream {
 
 impl MockStream {
     fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
-        ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason,
-                logprobs: None,
-            }],
-            usage: None,
-        }
+        ChatChunk::single(&self.id, &self.model, self.created, delta, finish_reason)
     }
 }
 

@@ -465,6 +465,31 @@ fn chunk_object() -> String {
     "chat.completion.chunk".to_owned()
 }
 
+impl ChatChunk {
+    /// A chunk of one choice (index 0) carrying `delta`.
+    pub fn single(
+        id: &str,
+        model: &str,
+        created: u64,
+        delta: Delta,
+        finish_reason: Option<FinishReason>,
+    ) -> Self {
+        Self {
+            id: id.to_owned(),
+            object: chunk_object(),
+            created,
+            model: model.to_owned(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason,
+                logprobs: None,
+            }],
+            usage: None,
+        }
+    }
+}
+
 /// One choice of a stream chunk.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkChoice {

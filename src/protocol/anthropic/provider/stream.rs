@@ -20,7 +20,7 @@ use crate::protocol::anthropic::types::{
     ContentBlockStart, ContentBlockStop, ErrorResponse, EventType, MessageDelta, MessageStart,
 };
 use crate::protocol::openai::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ThinkingBlock, ToolCallDelta, Usage,
+    ChatChunk, Delta, FinishReason, FunctionDelta, ThinkingBlock, ToolCallDelta, Usage,
 };
 use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
@@ -77,19 +77,7 @@ impl AnthropicToOpenAi {
     }
 
     fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
-        ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason,
-                logprobs: None,
-            }],
-            usage: None,
-        }
+        ChatChunk::single(&self.id, &self.model, self.created, delta, finish_reason)
     }
 
     fn content(&self, text: String) -> ChatChunk {
