@@ -15,6 +15,11 @@ use bytes::BytesMut;
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
+/// Longest upstream error message passed on, in characters.
+pub const MAX_UPSTREAM_MESSAGE: usize = 2048;
+/// Longest upstream `param` or `code` passed on, in characters.
+pub const MAX_UPSTREAM_FIELD: usize = 128;
+
 /// What went wrong, in the gateway's closed set of classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -220,6 +225,22 @@ impl GatewayError {
         masked(&mut self.message, secret);
         for s in [&mut self.param, &mut self.code].into_iter().flatten() {
             masked(s, secret);
+        }
+        self
+    }
+
+    /// Cuts what an upstream wrote to a size a caller's error body can
+    /// carry: the message to [`MAX_UPSTREAM_MESSAGE`] characters, `param`
+    /// and `code` to [`MAX_UPSTREAM_FIELD`] (then `…`).
+    pub fn bounded(mut self) -> Self {
+        fn cut(s: &mut Cow<'static, str>, max: usize) {
+            if let Some((at, _)) = s.char_indices().nth(max) {
+                *s = format!("{}…", &s[..at]).into();
+            }
+        }
+        cut(&mut self.message, MAX_UPSTREAM_MESSAGE);
+        for s in [&mut self.param, &mut self.code].into_iter().flatten() {
+            cut(s, MAX_UPSTREAM_FIELD);
         }
         self
     }

@@ -137,7 +137,8 @@ async fn send(
     }
 }
 
-/// Keeps provider credentials out of what the caller sees, for every error
+/// Keeps provider credentials out of what the caller sees, and what the
+/// upstream wrote to a bounded size, for every error
 /// of an attempt (status, body and mid-stream errors): an upstream 401 is
 /// about the gateway's provider key, so its message is replaced; the key is
 /// masked in every upstream-written string (message, param, code).
@@ -150,10 +151,11 @@ fn shield(mut err: GatewayError, provider: &ProviderSettings) -> GatewayError {
         )
         .into();
     }
-    match &provider.api_key {
+    let err = match &provider.api_key {
         Some(key) => err.mask(key.expose()),
         None => err,
-    }
+    };
+    err.bounded()
 }
 
 fn remaining(started: Instant, total: Duration) -> Duration {

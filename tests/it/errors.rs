@@ -339,6 +339,28 @@ async fn an_upstream_error_echoing_the_provider_key_in_any_field_never_shows_it(
 }
 
 #[tokio::test]
+async fn an_upstream_error_is_passed_on_cut_to_a_bounded_size() {
+    let long = "é".repeat(20_000);
+    let body = json!({"error": {"message": long, "param": long, "code": long}});
+    let up = MockUpstream::always(MockReply::status_json(400, body.to_string()));
+    let gw = TestGateway::start(&openai_config(&up.url("/v1"), ""));
+    let (s, v) = error_of(
+        gw.post("/v1/chat/completions", "sk-test", &chat(false))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let chars = |f: &str| v["error"][f].as_str().unwrap().chars().count();
+    assert_eq!(
+        chars("message"),
+        llm_gateway::error::MAX_UPSTREAM_MESSAGE + 1
+    );
+    assert_eq!(chars("param"), llm_gateway::error::MAX_UPSTREAM_FIELD + 1);
+    assert_eq!(chars("code"), llm_gateway::error::MAX_UPSTREAM_FIELD + 1);
+    assert!(v["error"]["message"].as_str().unwrap().ends_with("é…"));
+}
+
+#[tokio::test]
 async fn a_mid_stream_upstream_error_echoing_the_provider_key_never_shows_it() {
     let mut events = split_events(&fixture("openai/chat_stream.sse"))[..2].to_vec();
     events.push("data: {\"error\":{\"message\":\"key sk-upstream-secret revoked\"}}\n\n".into());
