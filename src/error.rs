@@ -7,6 +7,7 @@
 //! describe the caller's own request) but with the provider key masked
 //! ([`GatewayError::mask`]), gateway messages name fields, not values.
 
+use crate::protocol::error::Fault;
 use crate::protocol::error::{bounded_wait, MAX_RETRY_AFTER};
 use crate::protocol::ErrorReply;
 pub use crate::protocol::InboundApi;
@@ -136,52 +137,16 @@ impl From<crate::protocol::ErrorKind> for ErrorKind {
 
 impl From<crate::protocol::Error> for GatewayError {
     fn from(e: crate::protocol::Error) -> Self {
-        Self {
-            kind: e.kind.into(),
-            message: e.message,
-            param: e.param,
-            code: e.code,
-            retry_after: e.retry_after,
-        }
+        e.map_kind(ErrorKind::from)
     }
 }
 
-/// An error on its way to the caller.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GatewayError {
-    pub kind: ErrorKind,
-    /// Human-readable; never holds a key or a prompt.
-    pub message: Cow<'static, str>,
-    /// The request field at fault, when there is one.
-    pub param: Option<Cow<'static, str>>,
-    /// A machine-readable code (OpenAI `error.code`), e.g. `model_not_found`.
-    pub code: Option<Cow<'static, str>>,
-    /// How long the caller should wait, sent as `Retry-After` in whole
-    /// seconds. An upstream's value is parsed and bounded where it enters
-    /// ([`parse_retry_after`]), never passed on as it was written.
-    pub retry_after: Option<Duration>,
-}
-
-impl std::fmt::Display for GatewayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.kind, self.message)
-    }
-}
-
-impl std::error::Error for GatewayError {}
+/// An error on its way to the caller (`retry_after` goes out as
+/// `Retry-After` in whole seconds; an upstream's value is parsed and bounded
+/// where it enters, [`parse_retry_after`]).
+pub type GatewayError = Fault<ErrorKind>;
 
 impl GatewayError {
-    /// An error of `kind` with a message.
-    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            param: None,
-            code: None,
-            retry_after: None,
-        }
-    }
-
     /// A 400 about the request.
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)
@@ -191,24 +156,6 @@ impl GatewayError {
     /// [`protocol::Error::bad_body`](crate::protocol::Error::bad_body)).
     pub fn bad_body(e: &serde_json::Error) -> Self {
         crate::protocol::Error::bad_body(e).into()
-    }
-
-    /// Names the request field at fault.
-    pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
-        self.param = Some(param.into());
-        self
-    }
-
-    /// Sets the machine-readable code.
-    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.code = Some(code.into());
-        self
-    }
-
-    /// Sets `Retry-After`.
-    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
-        self.retry_after = wait;
-        self
     }
 
     /// Replaces `secret` with `***` in every string that may come from an

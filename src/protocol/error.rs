@@ -20,31 +20,36 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// An error of a conversion or of an upstream answer.
+/// An error value: its class `K`, what the caller is told, and a retry
+/// hint. The pure layer's [`Error`] and the gateway's `GatewayError` are
+/// this with their own sets of classes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Error {
-    pub kind: ErrorKind,
+pub struct Fault<K> {
+    pub kind: K,
     /// Human-readable; never holds a key or a prompt.
     pub message: Cow<'static, str>,
     /// The request field at fault, when there is one.
     pub param: Option<Cow<'static, str>>,
     /// A machine-readable code, e.g. `upstream_stream_incomplete`.
     pub code: Option<Cow<'static, str>>,
-    /// How long to wait before retrying, as the upstream said (bounded).
+    /// How long to wait before retrying (bounded where it entered).
     pub retry_after: Option<Duration>,
 }
 
-impl std::fmt::Display for Error {
+/// An error of a conversion or of an upstream answer.
+pub type Error = Fault<ErrorKind>;
+
+impl<K: std::fmt::Debug> std::fmt::Display for Fault<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}: {}", self.kind, self.message)
     }
 }
 
-impl std::error::Error for Error {}
+impl<K: std::fmt::Debug> std::error::Error for Fault<K> {}
 
-impl Error {
+impl<K> Fault<K> {
     /// An error of `kind` with a message.
-    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(kind: K, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -54,6 +59,37 @@ impl Error {
         }
     }
 
+    /// The same error in another set of classes.
+    pub fn map_kind<L>(self, f: impl FnOnce(K) -> L) -> Fault<L> {
+        Fault {
+            kind: f(self.kind),
+            message: self.message,
+            param: self.param,
+            code: self.code,
+            retry_after: self.retry_after,
+        }
+    }
+
+    /// Names the request field at fault.
+    pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// Sets the machine-readable code.
+    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the retry hint.
+    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+        self.retry_after = after;
+        self
+    }
+}
+
+impl Error {
     /// The caller's request is at fault.
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)
@@ -78,24 +114,6 @@ impl Error {
             }
             Category::Io => Self::invalid("The request body could not be read."),
         }
-    }
-
-    /// Names the request field at fault.
-    pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
-        self.param = Some(param.into());
-        self
-    }
-
-    /// Sets the machine-readable code.
-    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.code = Some(code.into());
-        self
-    }
-
-    /// Sets the upstream's retry hint.
-    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
-        self.retry_after = after;
-        self
     }
 }
 

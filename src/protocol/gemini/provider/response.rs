@@ -99,23 +99,15 @@ fn convert_candidate(c: Candidate, position: usize, seed: &str) -> Choice {
     let mut calls: Vec<ToolCall> = Vec::new();
     for part in c.content.and_then(|c| c.parts).unwrap_or_default() {
         match classify(part) {
-            Piece::Call {
-                name,
-                arguments,
-                gemini_id,
-                signature,
-            } => {
+            Piece::Call(call) => {
                 let ordinal = u32::try_from(calls.len()).unwrap_or(u32::MAX);
                 calls.push(ToolCall {
-                    id: tool_call_id(
-                        seed,
-                        index,
-                        ordinal,
-                        gemini_id.as_deref(),
-                        signature.as_deref(),
-                    ),
+                    id: call.id(seed, index, ordinal),
                     kind: "function".to_owned(),
-                    function: FunctionCall { name, arguments },
+                    function: FunctionCall {
+                        name: call.name,
+                        arguments: call.arguments,
+                    },
                 });
             }
             Piece::Thought(t) => reasoning.push_str(&t),
@@ -147,15 +139,33 @@ fn convert_candidate(c: Candidate, position: usize, seed: &str) -> Choice {
 
 /// What one response part contributes.
 pub(crate) enum Piece {
-    Call {
-        name: String,
-        arguments: String,
-        gemini_id: Option<String>,
-        signature: Option<String>,
-    },
+    Call(Call),
     Thought(String),
     Text(String),
     Nothing,
+}
+
+/// A function call part.
+pub(crate) struct Call {
+    pub name: String,
+    /// The arguments as a JSON string (`{}` for none).
+    pub arguments: String,
+    gemini_id: Option<String>,
+    signature: Option<String>,
+}
+
+impl Call {
+    /// The OpenAI tool-call id of call `ordinal` of `candidate` in the
+    /// response `seed` names ([`tool_call_id`]).
+    pub fn id(&self, seed: &str, candidate: u32, ordinal: u32) -> String {
+        tool_call_id(
+            seed,
+            candidate,
+            ordinal,
+            self.gemini_id.as_deref(),
+            self.signature.as_deref(),
+        )
+    }
 }
 
 /// Sorts a part into call, thought text, text or nothing (empty text and
@@ -166,12 +176,12 @@ pub(crate) fn classify(part: PartIn) -> Piece {
             None | Some(Value::Null) => "{}".to_owned(),
             Some(args) => args.to_string(),
         };
-        return Piece::Call {
+        return Piece::Call(Call {
             name: call.name,
             arguments,
             gemini_id: call.id,
             signature: part.thought_signature,
-        };
+        });
     }
     match part.text {
         Some(t) if t.is_empty() => Piece::Nothing,

@@ -24,7 +24,7 @@ use super::response::{
     bad_response, candidate_index, classify, error_from_value, finish_reason,
     output_blocked_refusal, prompt_blocked_refusal, usage_from, Piece,
 };
-use super::{short_hash, tool_call_id, ResponseContext};
+use super::{short_hash, ResponseContext};
 use crate::protocol::gemini::types::{Candidate, GenerateContentResponse};
 use crate::protocol::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
@@ -126,12 +126,7 @@ impl GeminiToOpenAi {
         let mut delta = Delta::default();
         for part in cand.content.and_then(|c| c.parts).unwrap_or_default() {
             match classify(part) {
-                Piece::Call {
-                    name,
-                    arguments,
-                    gemini_id,
-                    signature,
-                } => {
+                Piece::Call(call) => {
                     if delta.content.is_some() || delta.reasoning_content.is_some() {
                         flush(header, st, &mut delta, out);
                     }
@@ -142,17 +137,11 @@ impl GeminiToOpenAi {
                         .get_or_insert_with(Vec::new)
                         .push(ToolCallDelta {
                             index: ordinal,
-                            id: Some(tool_call_id(
-                                &self.seed,
-                                index,
-                                ordinal,
-                                gemini_id.as_deref(),
-                                signature.as_deref(),
-                            )),
+                            id: Some(call.id(&self.seed, index, ordinal)),
                             kind: Some("function".to_owned()),
                             function: Some(FunctionDelta {
-                                name: Some(name),
-                                arguments: Some(arguments),
+                                name: Some(call.name),
+                                arguments: Some(call.arguments),
                             }),
                         });
                 }
