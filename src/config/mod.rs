@@ -8,6 +8,7 @@
 pub mod file;
 pub mod limits;
 pub mod load;
+pub mod responses;
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -244,6 +245,8 @@ pub struct Snapshot {
     pub routing: RoutingSettings,
     /// Where per-key counters live.
     pub limits: LimitsSettings,
+    /// The Responses store's bounds.
+    pub responses: responses::ResponsesSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
     /// Sorted by name, so listings are stable. Shared, so that a request
     /// holds its route without copying it.
@@ -301,6 +304,7 @@ impl Snapshot {
         let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
         let limits = limits::validate_limits(f.limits, &mut errs);
+        let responses = responses::validate(f.responses, &mut errs);
         let providers = validate_providers(f.providers, &routing, &mut errs);
         let models = validate_models(f.models, &providers, &routing, &mut errs);
         if !errs.0.is_empty() {
@@ -312,6 +316,7 @@ impl Snapshot {
             metrics,
             routing,
             limits,
+            responses,
             keys,
             models,
             providers,

@@ -28,6 +28,9 @@ pub enum InboundApi {
     OpenAi,
     /// Anthropic Messages: `{"type":"error","error":{"type","message"}}`.
     Anthropic,
+    /// OpenAI Responses: OpenAI's error shape; streams end in
+    /// `response.failed`.
+    Responses,
 }
 
 impl InboundApi {
@@ -36,6 +39,7 @@ impl InboundApi {
         match self {
             InboundApi::OpenAi => &openai::caller::OpenAiCaller,
             InboundApi::Anthropic => &anthropic::caller::AnthropicCaller,
+            InboundApi::Responses => &openai::responses::ResponsesCaller,
         }
     }
 }
@@ -53,6 +57,11 @@ pub trait Answer: Send + Sync {
     fn whole(&self, resp: &ChatResponse) -> Vec<u8>;
     /// A fresh encoder for a streamed answer (one per attempt).
     fn stream(&self) -> Box<dyn ClientEncoder>;
+    /// Request parameters the caller's side did not convert (listed in
+    /// `x-gateway-dropped-params` with the provider's).
+    fn dropped(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// One caller API: how its requests become the lingua franca and how

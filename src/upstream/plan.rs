@@ -139,6 +139,8 @@ fn convert(
     let parsed = a.call.parsed()?;
     let encoded = provider.encode(&parsed.request, t)?;
     let back: Arc<dyn CallerAnswer> = parsed.answer.clone();
+    let mut dropped = parsed.answer.dropped().to_vec();
+    dropped.extend(encoded.dropped);
     let decoder = encoded.decoder;
     let answer = if t.stream {
         Answer::Stream(Box::new(Decoded::new(decoder.stream(), back.stream())))
@@ -152,7 +154,7 @@ fn convert(
         url: provider.url(t, Operation::Chat),
         headers: provider.headers(t),
         body: encoded.body,
-        extra_headers: dropped_header(encoded.dropped),
+        extra_headers: dropped_header(dropped),
         provider,
         answer,
     })
