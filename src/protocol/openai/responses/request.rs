@@ -13,8 +13,8 @@
 //! `thinking_blocks` (E18). Function `tools` → function tools (`strict`
 //! kept); `tool_choice` auto / none / required / `{type: function, name}`;
 //! `parallel_tool_calls`; `max_output_tokens` → `max_completion_tokens`;
-//! `temperature`; `top_p`; `text.format` text / json_object / json_schema →
-//! `response_format`; `reasoning.effort` → `reasoning_effort`; `user`;
+//! `temperature`; `top_p`; `text.format` json_object / json_schema →
+//! `response_format` (text, the default, is not sent); `reasoning.effort` → `reasoning_effort`; `user`;
 //! `prompt_cache_key`, `safety_identifier` and `service_tier` go on as chat
 //! fields (OpenAI's chat API has them; other providers drop and name them).
 //!
@@ -146,7 +146,7 @@ pub fn to_openai(
     let text: Option<TextIn> = optional(&obj, "text", "an object")?;
     let response_format = match text.as_ref().and_then(|t| t.format.as_ref()) {
         None => None,
-        Some(f) => Some(response_format(f)?),
+        Some(f) => response_format(f)?,
     };
     if text.as_ref().is_some_and(|t| t.verbosity.is_some()) {
         dropped.push("text.verbosity".to_owned());
@@ -253,18 +253,20 @@ struct FormatIn {
     strict: Option<bool>,
 }
 
-fn response_format(f: &FormatIn) -> Result<ResponseFormat, Error> {
+/// `text.format` as a response format; plain text is the default and is
+/// not sent.
+fn response_format(f: &FormatIn) -> Result<Option<ResponseFormat>, Error> {
     match f.kind.as_str() {
-        "text" => Ok(ResponseFormat::Text),
-        "json_object" => Ok(ResponseFormat::JsonObject),
-        "json_schema" => Ok(ResponseFormat::JsonSchema {
+        "text" => Ok(None),
+        "json_object" => Ok(Some(ResponseFormat::JsonObject)),
+        "json_schema" => Ok(Some(ResponseFormat::JsonSchema {
             json_schema: JsonSchemaFormat {
                 name: f.name.clone().unwrap_or_else(|| "response".to_owned()),
                 description: f.description.clone(),
                 schema: f.schema.clone(),
                 strict: f.strict,
             },
-        }),
+        })),
         _ => Err(Error::invalid(
             "`text.format.type` must be one of text, json_object, json_schema",
         )
