@@ -316,6 +316,10 @@ pub struct ProviderSection {
     pub base_url: Option<String>,
     pub timeout_seconds: Option<f64>,
     pub api_version: Option<String>,
+    /// The provider serves the OpenAI Responses API itself (openai type
+    /// only): `/v1/responses` calls are relayed to its `/responses`.
+    #[serde(default)]
+    pub responses: bool,
 }
 
 /// `[metrics]`.

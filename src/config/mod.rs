@@ -162,6 +162,8 @@ pub struct ProviderSettings {
     pub connect_timeout: Duration,
     /// `anthropic-version` header value.
     pub api_version: String,
+    /// Serves the OpenAI Responses API natively (`responses = true`).
+    pub responses: bool,
 }
 
 /// One deployment of a model: a provider and its name for the model.
@@ -621,6 +623,12 @@ fn validate_providers(
                 "only applies to anthropic providers",
             );
         }
+        if p.responses && kind != ProviderKind::OpenAi {
+            errs.push(
+                format!("{field}.responses"),
+                "only applies to openai providers",
+            );
+        }
         let api_key = p.api_key.filter(|k| !k.is_empty()).map(Secret::new);
         out.insert(
             id.clone(),
@@ -633,6 +641,7 @@ fn validate_providers(
                 timeout,
                 connect_timeout: routing.connect_timeout,
                 api_version: p.api_version.unwrap_or_else(|| "2023-06-01".to_owned()),
+                responses: p.responses && kind == ProviderKind::OpenAi,
             }),
         );
     }

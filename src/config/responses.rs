@@ -80,4 +80,22 @@ mod tests {
             ["responses.store_max_entries", "responses.store_ttl_seconds"]
         );
     }
+
+    #[test]
+    fn responses_and_store_bounds_are_read_and_responses_is_openai_only() {
+        let file = |kind: &str| {
+            format!(
+                "[responses]\nstore_max_entries = 5\nstore_ttl_seconds = 60\n\
+                 [providers.p]\ntype = \"{kind}\"\nbase_url = \"http://h\"\nresponses = true\n"
+            )
+        };
+        let s = crate::config::load::load_str(&file("openai"), "t").unwrap();
+        assert!(s.providers["p"].responses);
+        assert_eq!(s.responses.max_entries, 5);
+        assert_eq!(s.responses.ttl, Duration::from_secs(60));
+        let err = crate::config::load::load_str(&file("anthropic"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("providers.p.responses"), "{err}");
+    }
 }

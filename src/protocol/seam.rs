@@ -50,6 +50,9 @@ pub struct Parsed {
     pub answer: Arc<dyn Answer>,
 }
 
+/// A relayed whole answer made a call's own, and its usage.
+pub type Relayed = (Vec<u8>, Option<Usage>);
+
 /// How a converted answer goes back to one caller (per request: it knows
 /// what the request asked, e.g. the model name to echo, renamed tools).
 pub trait Answer: Send + Sync {
@@ -61,6 +64,16 @@ pub trait Answer: Send + Sync {
     /// `x-gateway-dropped-params` with the provider's).
     fn dropped(&self) -> &[String] {
         &[]
+    }
+    /// A stream relayed from a provider that serves this caller's API
+    /// natively, made this call's (e.g. the Responses id and model);
+    /// `None`: the caller API's plain relay.
+    fn relay_stream(&self) -> Option<Box<dyn Translator>> {
+        None
+    }
+    /// A whole answer relayed likewise, with its usage; `None`: as it came.
+    fn relay_whole(&self, _body: &[u8]) -> Option<Result<Relayed, Error>> {
+        None
     }
 }
 

@@ -468,6 +468,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             api_version: String::new(),
+            responses: false,
         }
     }
 

@@ -16,9 +16,10 @@ use crate::protocol::anthropic::provider::AnthropicProvider;
 use crate::protocol::gemini::provider::{self as gemini, GeminiProvider};
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
 use crate::protocol::openai::provider::OpenAiProvider;
+use crate::protocol::openai::responses;
 use crate::protocol::openai::{ChatChunk, Usage};
 use crate::protocol::seam::{Answer as CallerAnswer, Target};
-use crate::protocol::{ClientEncoder, Decoded, ProviderApi, Translator};
+use crate::protocol::{ClientEncoder, Decoded, InboundApi, ProviderApi, Translator};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,6 +80,9 @@ pub fn plan(a: &Attempt) -> Result<Planned, GatewayError> {
     let native = provider.native() == Some(call.inbound);
     match call.operation {
         Operation::Chat if native => relay(a, provider, t).map(Planned::Send),
+        Operation::Chat if serves_responses(a) => {
+            relay_responses(a, provider, t).map(Planned::Send)
+        }
         Operation::Chat => convert(a, provider, t).map(Planned::Send),
         Operation::CountTokens if native => relay(a, provider, t).map(Planned::Send),
         Operation::CountTokens => count_estimate(a),
@@ -122,6 +126,45 @@ fn relay(
         url: provider.url(t, a.call.operation),
         headers: provider.headers(t),
         body: provider.relay_body(&a.call.body, t)?,
+        extra_headers: Vec::new(),
+        provider,
+        answer,
+    })
+}
+
+/// A Responses call on an OpenAI-compatible provider marked `responses =
+/// true`, which serves that API itself.
+fn serves_responses(a: &Attempt) -> bool {
+    a.call.inbound == InboundApi::Responses && a.target.provider.responses
+}
+
+/// The caller's Responses body to the provider's own `/responses` (model
+/// rewritten), the answer relayed as the call's answer makes it its own
+/// (the gateway's id, the caller's model name, the store).
+fn relay_responses(
+    a: &Attempt,
+    provider: &'static dyn ProviderApi,
+    t: &Target<'_>,
+) -> Result<Prepared, GatewayError> {
+    let back: Arc<dyn CallerAnswer> = a.call.parsed()?.answer.clone();
+    let caller = a.call.inbound.caller();
+    let answer = if t.stream {
+        Answer::Stream(back.relay_stream().unwrap_or_else(|| caller.relay(true)))
+    } else {
+        Answer::Whole(Box::new(move |body: Bytes| match back.relay_whole(&body) {
+            Some(adapted) => adapted
+                .map(|(body, usage)| (body.into(), usage))
+                .map_err(Into::into),
+            None => {
+                let usage = caller.relayed_usage(&body)?;
+                Ok((body, usage))
+            }
+        }))
+    };
+    Ok(Prepared {
+        url: format!("{}/responses", t.base_url),
+        headers: provider.headers(t),
+        body: responses::relay::relay_body(&a.call.body, t.api_model),
         extra_headers: Vec::new(),
         provider,
         answer,

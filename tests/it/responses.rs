@@ -455,3 +455,79 @@ async fn the_mock_provider_streams_responses() {
     );
     assert_eq!(done["response"]["usage"]["output_tokens"], 3);
 }
+
+/// A provider marked `responses = true`, answering with `reply`.
+fn native(reply: MockReply) -> (MockUpstream, TestGateway) {
+    let up = MockUpstream::always(reply);
+    let config = provider_config("openai", &up.url("/v1")) + "responses = true\n";
+    (up, TestGateway::start(&config))
+}
+
+#[tokio::test]
+async fn responses_providers_get_the_body_natively_and_answers_become_the_calls_own() {
+    let (up, gw) = native(MockReply::json(fixture("openai/responses_text.json")));
+    let body = json!({"model": "m", "input": "Tell a story", "tools": [{"type": "web_search"}],
+        "include": ["reasoning.encrypted_content"], "store": true});
+    let resp = post(&gw, "sk-test", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("x-gateway-dropped-params").is_none());
+    let answer: Value = resp.json().await.unwrap();
+    let id = answer["id"].as_str().unwrap().to_owned();
+    assert_ne!(id, "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b");
+    assert_eq!(answer["model"], "m");
+    assert_eq!(
+        answer["output"][0]["encrypted_content"],
+        "gAAAAABoISQ24OyVRYbkYfukiQ_ALtWpvB2hr5qD"
+    );
+    let got = up.single();
+    assert_eq!(got.path, "/v1/responses");
+    let mut expected = body.clone();
+    expected["model"] = json!("upstream-model");
+    assert_eq!(
+        got.json(),
+        expected,
+        "the caller's body, the model rewritten"
+    );
+
+    // Kept under the gateway's id; the next turn carries it, expanded.
+    let next = json!({"model": "m", "input": "More", "previous_response_id": id});
+    assert_eq!(post(&gw, "sk-test", &next).await.status(), 200);
+    let sent = up.requests()[1].json();
+    assert_eq!(sent["previous_response_id"], Value::Null);
+    let input = sent["input"].as_array().unwrap();
+    assert_eq!(input.len(), 4, "{input:?}");
+    assert_eq!(input[2]["type"], "message");
+    assert_eq!(input[3]["content"], "More");
+}
+
+#[tokio::test]
+async fn responses_provider_streams_are_relayed_with_the_calls_id_and_model() {
+    let (_up, gw) = native(MockReply::sse(&fixture("openai/responses_stream.sse")));
+    let evs = events(
+        post(
+            &gw,
+            "sk-test",
+            &json!({"model": "m", "input": "Hi", "stream": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(evs.len(), 9);
+    let (name, done) = last(&evs);
+    assert_eq!(name, "response.completed");
+    let id = done["response"]["id"].as_str().unwrap();
+    assert_eq!(evs[0].1["response"]["id"], id);
+    assert_ne!(id, "resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654");
+    assert!(evs
+        .iter()
+        .filter_map(|(_, d)| d.get("response"))
+        .all(|r| r["model"] == "m"));
+    assert_eq!(done["response"]["usage"]["total_tokens"], 48);
+    let got = client()
+        .get(gw.url(&format!("/v1/responses/{id}")))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.json::<Value>().await.unwrap(), done["response"]);
+}

@@ -5,7 +5,7 @@ use super::{from_openai, to_openai, ResponsesContext, ResponsesEncoder};
 use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::caller::OpenAiCaller;
 use crate::protocol::openai::{ChatResponse, Usage};
-use crate::protocol::seam::{Answer, CallerApi, Parsed};
+use crate::protocol::seam::{Answer, CallerApi, Parsed, Relayed};
 use crate::protocol::sse;
 use crate::protocol::stream::{ClientEncoder, Translator};
 use bytes::BytesMut;
@@ -90,5 +90,13 @@ impl Answer for ResponsesAnswer {
 
     fn dropped(&self) -> &[String] {
         &self.0.dropped
+    }
+
+    fn relay_stream(&self) -> Option<Box<dyn Translator>> {
+        Some(Box::new(ResponsesPassThrough::new(self.0.clone())))
+    }
+
+    fn relay_whole(&self, body: &[u8]) -> Option<Result<Relayed, Error>> {
+        Some(super::relay::relay_whole(body, &self.0))
     }
 }
