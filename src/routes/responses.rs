@@ -163,6 +163,18 @@ fn call(shared: &Shared, caller: &Caller, body: Bytes) -> Result<Call, GatewayEr
             history.append(&mut input);
             input = history;
             let joined = serde_json::to_vec(&input).unwrap_or_default();
+            let limit = caller.snapshot.server.max_body_bytes;
+            if joined.len() + raw.bytes().len() > limit {
+                return Err(GatewayError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!(
+                        "The conversation (the stored one of `previous_response_id` and this input) \
+                         is larger than the gateway's limit of {limit} bytes."
+                    ),
+                )
+                .with_param("previous_response_id")
+                .with_code("request_too_large"));
+            }
             scan(raw.write_with(&[("input", &joined)]).into())?
         }
     };

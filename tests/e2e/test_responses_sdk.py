@@ -9,8 +9,8 @@ import json
 import openai
 import pytest
 
-from harness import config, running_gateway
-from wire import BASE_PATH, USAGE, Calls, Text, scripted, sent, tool_results
+from harness import MockUpstream, config, running_gateway
+from wire import ANSWER, BASE_PATH, USAGE, Calls, Text, scripted, sent, tool_results
 
 KINDS = ["openai", "anthropic", "gemini"]
 WEATHER = {"type": "function", "name": "get_weather", "description": "Current weather.",
@@ -18,6 +18,17 @@ WEATHER = {"type": "function", "name": "get_weather", "description": "Current we
                           "required": ["city"]}}
 PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8"
          "z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def cut_upstream(kind):
+    """An upstream whose stream ends after its first text, before its end."""
+    def respond(path, headers, body):
+        status, headers, events = ANSWER[kind](Text("Hello from the upstream!"), True)
+        # Gemini's stream has no terminator: cut, it lacks the chunk with
+        # its finishReason, which the gateway reports as a cut.
+        return status, headers, events[:-1] if kind == "gemini" else events[:-3]
+
+    return MockUpstream(respond)
 
 
 def client(base, key="sk-e2e"):
@@ -203,3 +214,16 @@ def test_errors_raise_the_sdk_exceptions():
         with pytest.raises(openai.BadRequestError) as e:
             client(base).responses.create(model="demo", input=[{"type": "item_reference", "id": "x"}])
         assert e.value.body["param"] == "input[0]"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_upstream_cut_mid_stream_ends_in_response_failed(kind):
+    up = cut_upstream(kind)
+    with running_gateway(config([(kind, kind, up.url + BASE_PATH[kind])])) as base:
+        with client(base).responses.stream(model=f"{kind}-model", input="Hi") as s:
+            events = list(s)
+    up.close()
+    types = [e.type for e in events]
+    assert "response.output_text.delta" in types and "response.completed" not in types
+    assert types[-1] == "response.failed"
+    assert events[-1].response.status == "failed" and events[-1].response.error.message

@@ -531,3 +531,27 @@ async fn responses_provider_streams_are_relayed_with_the_calls_id_and_model() {
         .unwrap();
     assert_eq!(got.json::<Value>().await.unwrap(), done["response"]);
 }
+
+#[tokio::test]
+async fn a_continued_conversation_is_bounded_by_the_body_limit() {
+    let up = MockUpstream::always(MockReply::json(fixture("openai/chat_completion.json")));
+    let config = provider_config("openai", &up.url("/v1"))
+        .replace("[server]\n", "[server]\nmax_body_bytes = 4096\n");
+    let gw = TestGateway::start(&config);
+    let first: Value = post(
+        &gw,
+        "sk-test",
+        &json!({"model": "m", "input": "x".repeat(3000)}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let next =
+        json!({"model": "m", "input": "y".repeat(1000), "previous_response_id": first["id"]});
+    let resp = post(&gw, "sk-test", &next).await;
+    assert_eq!(resp.status(), 413);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "request_too_large");
+    assert_eq!(up.requests().len(), 1, "nothing more went upstream");
+}
