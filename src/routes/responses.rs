@@ -3,23 +3,25 @@
 //! by any configured model.
 //!
 //! State is the gateway's own: a `store: true` answer (the API's default)
-//! is kept in the replica's [`ResponseStore`] under the caller's key;
+//! is kept on the worker's [`Shelf`] under the caller's key (the replica's
+//! memory, and Redis when the limits store is Redis);
 //! `previous_response_id` puts the stored conversation in front of the new
 //! `input` before anything goes upstream (an unknown id is a 404 and
 //! nothing is sent). `GET /v1/responses` asking for a WebSocket upgrade is
 //! answered 426, so clients that try that transport fall back to HTTP.
 
-use super::call::{scan, serve};
+use super::call::{scan, serve_with};
 use super::chat::resolve;
 use super::ApiError;
 use crate::auth::Caller;
 use crate::config::responses::ResponsesSettings;
 use crate::error::{ErrorKind, GatewayError, InboundApi};
+use crate::governance::redis::WorkerStore;
 use crate::metrics::Endpoint;
 use crate::protocol::error::{quoted, ErrorReply};
 use crate::protocol::openai::responses::{Keep, ResponsesCaller, ResponsesContext};
 use crate::protocol::raw::RawBody;
-use crate::state::responses::{ResponseStore, Stored};
+use crate::state::responses::{Shelf, Stored};
 use crate::state::Shared;
 use crate::upstream::{Call, Operation};
 use actix_web::http::StatusCode;
@@ -28,7 +30,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The fields the route reads: routing, and the store.
 struct Head {
@@ -82,7 +83,7 @@ fn input_items(obj: &RawBody) -> Result<Vec<Box<RawValue>>, GatewayError> {
 
 /// Keeps one call's answer in the store, with its conversation.
 struct Keeper {
-    store: Arc<ResponseStore>,
+    shelf: Shelf,
     bounds: ResponsesSettings,
     owner: Arc<str>,
     id: String,
@@ -110,8 +111,7 @@ impl Keep for Keeper {
             response: Bytes::copy_from_slice(response),
             conversation: serde_json::to_vec(&items).unwrap_or_default().into(),
         };
-        self.store
-            .put(&self.owner, &self.id, stored, &self.bounds, Instant::now());
+        self.shelf.put(&self.owner, &self.id, stored, &self.bounds);
     }
 }
 
@@ -142,7 +142,23 @@ fn not_found(what: &str, id: &str, param: Option<&'static str>) -> GatewayError 
     }
 }
 
-fn call(shared: &Shared, caller: &Caller, body: Bytes) -> Result<Call, GatewayError> {
+/// The worker's shelf: this replica's memory, and Redis when the limits
+/// store is Redis.
+fn shelf(req: &HttpRequest, shared: &Shared) -> Shelf {
+    let redis = shared
+        .store
+        .as_ref()
+        .and_then(|_| req.app_data::<web::Data<Option<WorkerStore>>>())
+        .and_then(|s| s.get_ref().as_ref())
+        .and_then(WorkerStore::connection);
+    Shelf {
+        memory: shared.responses.clone(),
+        redis,
+        timeout: shared.snapshot().limits.store_timeout,
+    }
+}
+
+async fn call(shelf: &Shelf, caller: &Caller, body: Bytes) -> Result<Call, GatewayError> {
     let raw = scan(body)?;
     let head = head(&raw)?;
     let route = resolve(&caller.snapshot, &head.model)?;
@@ -150,12 +166,9 @@ fn call(shared: &Shared, caller: &Caller, body: Bytes) -> Result<Call, GatewayEr
     let raw = match head.previous.as_deref() {
         None => raw,
         Some(prev) => {
-            let stored = shared
-                .responses
-                .get(&caller.name, prev, Instant::now())
-                .ok_or_else(|| {
-                    not_found("Previous response", prev, Some("previous_response_id"))
-                })?;
+            let stored = shelf.get(&caller.name, prev).await.ok_or_else(|| {
+                not_found("Previous response", prev, Some("previous_response_id"))
+            })?;
             let mut history: Vec<Box<RawValue>> = serde_json::from_slice(&stored.conversation)
                 .map_err(|_| {
                     GatewayError::new(ErrorKind::Internal, "a stored conversation is unreadable")
@@ -181,7 +194,7 @@ fn call(shared: &Shared, caller: &Caller, body: Bytes) -> Result<Call, GatewayEr
     let id = new_id()?;
     let keep = head.store.then(|| {
         Arc::new(Keeper {
-            store: shared.responses.clone(),
+            shelf: shelf.clone(),
             bounds: caller.snapshot.responses,
             owner: caller.name.clone(),
             id: id.clone(),
@@ -208,25 +221,27 @@ pub async fn create(
     payload: web::Payload,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
-    serve(
+    let shelf = shelf(&req, &shared);
+    serve_with(
         &req,
         caller,
         payload,
         Endpoint::Responses,
         InboundApi::Responses,
-        |c, body| call(&shared, c, body),
+        async |c, body| call(&shelf, c, body).await,
     )
     .await
 }
 
 /// `GET /v1/responses/{id}`: a response this key stored on this replica.
 pub async fn get(
+    req: HttpRequest,
     caller: Result<Caller, ApiError>,
     id: web::Path<String>,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller?;
-    match shared.responses.get(&caller.name, &id, Instant::now()) {
+    match shelf(&req, &shared).get(&caller.name, &id).await {
         Some(stored) => Ok(HttpResponse::Ok()
             .content_type("application/json")
             .body(stored.response)),

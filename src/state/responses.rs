@@ -1,12 +1,15 @@
 //! The Responses store: answers kept for `previous_response_id` and
 //! `GET /v1/responses/{id}`, in memory, per replica, bounded by count,
-//! bytes and age (`[responses]`). Each key sees only its own responses.
+//! bytes and age (`[responses]`); with `[limits] store = "redis"` also in
+//! Redis, for every replica ([`Shelf`]). Each key sees only its own
+//! responses.
 
 use crate::config::responses::ResponsesSettings;
 use bytes::Bytes;
+use redis::aio::ConnectionManager;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One kept response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +94,95 @@ impl ResponseStore {
     }
 }
 
+/// Whether `id` can be a response id (what the gateway makes: letters,
+/// digits, `_` and `-`); any other is unknown without a lookup.
+pub fn plausible_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Where one worker keeps and finds responses: this replica's memory, and
+/// Redis when the limits store is Redis (written in the background, read
+/// within `timeout` when memory does not have it).
+#[derive(Clone)]
+pub struct Shelf {
+    pub memory: Arc<ResponseStore>,
+    pub redis: Option<ConnectionManager>,
+    pub timeout: Duration,
+}
+
+impl Shelf {
+    /// The Redis key of a response: the owner's name, then the id (which
+    /// [`plausible_id`] keeps free of `:`).
+    fn key(owner: &str, id: &str) -> String {
+        format!("llmgw:resp:{owner}:{id}")
+    }
+
+    /// Keeps `stored` here and, in the background, in Redis.
+    pub fn put(&self, owner: &Arc<str>, id: &str, stored: Stored, bounds: &ResponsesSettings) {
+        if let Some(conn) = self
+            .redis
+            .clone()
+            .filter(|_| stored.size() <= bounds.max_bytes)
+        {
+            let (key, ttl) = (Self::key(owner, id), bounds.ttl.as_secs().max(1) as i64);
+            let fields = [
+                ("response", stored.response.clone()),
+                ("conversation", stored.conversation.clone()),
+            ];
+            actix_web::rt::spawn(async move {
+                let mut conn = conn;
+                let fields: Vec<(&str, &[u8])> = fields.iter().map(|(k, v)| (*k, &v[..])).collect();
+                let written: redis::RedisResult<()> = redis::pipe()
+                    .atomic()
+                    .hset_multiple(&key, &fields)
+                    .ignore()
+                    .expire(&key, ttl)
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "a response could not be stored in Redis");
+                }
+            });
+        }
+        self.memory.put(owner, id, stored, bounds, Instant::now());
+    }
+
+    /// `owner`'s response `id`: from memory, else from Redis.
+    pub async fn get(&self, owner: &Arc<str>, id: &str) -> Option<Stored> {
+        if !plausible_id(id) {
+            return None;
+        }
+        if let Some(found) = self.memory.get(owner, id, Instant::now()) {
+            return Some(found);
+        }
+        let mut conn = self.redis.clone()?;
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(Self::key(owner, id))
+            .arg("response")
+            .arg("conversation");
+        let asked = cmd.query_async::<(Option<Vec<u8>>, Option<Vec<u8>>)>(&mut conn);
+        match tokio::time::timeout(self.timeout, asked).await {
+            Ok(Ok((Some(response), Some(conversation)))) => Some(Stored {
+                response: response.into(),
+                conversation: conversation.into(),
+            }),
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "a stored response could not be read from Redis");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("a stored response could not be read from Redis in time");
+                None
+            }
+        }
+    }
+}
+
 impl Inner {
     fn evict_oldest(&mut self) -> bool {
         let Some(key) = self.order.pop_front() else {
@@ -150,6 +242,14 @@ mod tests {
             None
         );
         assert_eq!(store.inner.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn only_ids_the_gateway_could_have_made_are_looked_up() {
+        assert!(plausible_id("resp_0123abcdef"));
+        for bad in ["", "a:b", "resp_x:team", "a b", &"x".repeat(129)] {
+            assert!(!plausible_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -555,3 +555,52 @@ async fn a_continued_conversation_is_bounded_by_the_body_limit() {
     assert_eq!(err["error"]["code"], "request_too_large");
     assert_eq!(up.requests().len(), 1, "nothing more went upstream");
 }
+
+#[tokio::test]
+async fn with_a_redis_limits_store_every_replica_finds_a_stored_response() {
+    let redis = Redis::start();
+    let up = MockUpstream::always(MockReply::json(fixture("openai/chat_completion.json")));
+    let config = provider_config("openai", &up.url("/v1"))
+        + &format!(
+            "[limits]\nstore = \"redis\"\nredis_url = \"{}\"\nstore_timeout_ms = 1000\n",
+            redis.url()
+        );
+    let (a, b) = (TestGateway::start(&config), TestGateway::start(&config));
+    let first: Value = post(
+        &a,
+        "sk-test",
+        &json!({"model": "m", "input": "My name is Ada."}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = first["id"].as_str().unwrap();
+    // Written in the background: wait (bounded) until it has landed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !redis.keys().iter().any(|k| k.ends_with(id)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never stored in Redis"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let key = redis.keys().into_iter().find(|k| k.ends_with(id)).unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query(&mut redis.connection().unwrap())
+        .unwrap();
+    assert!((1..=86_400).contains(&ttl), "kept with the TTL: {ttl}");
+    let next = json!({"model": "m", "input": "Who am I?", "previous_response_id": id});
+    assert_eq!(post(&b, "sk-test", &next).await.status(), 200);
+    let sent = up.requests()[1].json();
+    assert_eq!(sent["messages"][0]["content"], "My name is Ada.");
+    assert_eq!(sent["messages"][2]["content"], "Who am I?");
+    let got = client()
+        .get(b.url(&format!("/v1/responses/{id}")))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.json::<Value>().await.unwrap(), first);
+}
