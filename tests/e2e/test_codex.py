@@ -116,8 +116,12 @@ def test_codex_text_and_shell_tool_turns_through_each_provider_type(codex, kind)
             _, answer = run_codex(codex, base, f"{kind}-model", "Say hello.")
             assert f"Hello, {WORD}!" in answer
             first = sent(up)
-            # Codex's own request arrived whole, its built-in tools dropped.
+            # Codex's own request arrived converted: its function tools kept,
+            # its built-in tools and the gateway's own fields not sent.
             assert "exec_command" in json.dumps(first) and "web_search" not in json.dumps(first)
+            gateway_only = {"input", "instructions", "include", "store", "client_metadata", "reasoning"}
+            assert not gateway_only & set(first), set(first)
+            assert ("prompt_cache_key" in first) == (kind == "openai")
 
             asked = len(up.requests)
             _, answer = run_codex(codex, base, f"{kind}-model", "Please run the command now.")
