@@ -35,6 +35,7 @@ pub enum Endpoint {
     Messages,
     CountTokens,
     Embeddings,
+    Responses,
 }
 
 impl Endpoint {
@@ -45,6 +46,7 @@ impl Endpoint {
             Endpoint::Messages => "/v1/messages",
             Endpoint::CountTokens => "/v1/messages/count_tokens",
             Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Responses => "/v1/responses",
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub routing: RoutingSection,
     #[serde(default)]
     pub limits: LimitsSection,
+    #[serde(default)]
+    pub responses: ResponsesSection,
 }
 
 /// `[server]`.
@@ -314,6 +316,10 @@ pub struct ProviderSection {
     pub base_url: Option<String>,
     pub timeout_seconds: Option<f64>,
     pub api_version: Option<String>,
+    /// The provider serves the OpenAI Responses API itself (openai type
+    /// only): `/v1/responses` calls are relayed to its `/responses`.
+    #[serde(default)]
+    pub responses: bool,
 }
 
 /// `[metrics]`.
@@ -343,4 +349,39 @@ impl Default for MetricsSection {
 
 fn default_metrics_endpoint() -> String {
     "/metrics".to_owned()
+}
+
+/// `[responses]`: the store behind `POST /v1/responses` with `store: true`
+/// (`previous_response_id`, `GET /v1/responses/{id}`), per replica.
+#[derive(Debug, Deserialize)]
+pub struct ResponsesSection {
+    /// Most responses kept.
+    #[serde(default = "default_responses_entries")]
+    pub store_max_entries: i64,
+    /// Most bytes kept (responses and their conversations).
+    #[serde(default = "default_responses_bytes")]
+    pub store_max_bytes: i64,
+    /// How long a response is kept.
+    #[serde(default = "default_responses_ttl")]
+    pub store_ttl_seconds: f64,
+}
+
+impl Default for ResponsesSection {
+    fn default() -> Self {
+        Self {
+            store_max_entries: default_responses_entries(),
+            store_max_bytes: default_responses_bytes(),
+            store_ttl_seconds: default_responses_ttl(),
+        }
+    }
+}
+
+fn default_responses_entries() -> i64 {
+    10_000
+}
+fn default_responses_bytes() -> i64 {
+    256 * 1024 * 1024
+}
+fn default_responses_ttl() -> f64 {
+    86_400.0
 }

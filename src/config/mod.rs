@@ -8,6 +8,7 @@
 pub mod file;
 pub mod limits;
 pub mod load;
+pub mod responses;
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -161,6 +162,8 @@ pub struct ProviderSettings {
     pub connect_timeout: Duration,
     /// `anthropic-version` header value.
     pub api_version: String,
+    /// Serves the OpenAI Responses API natively (`responses = true`).
+    pub responses: bool,
 }
 
 /// One deployment of a model: a provider and its name for the model.
@@ -244,6 +247,8 @@ pub struct Snapshot {
     pub routing: RoutingSettings,
     /// Where per-key counters live.
     pub limits: LimitsSettings,
+    /// The Responses store's bounds.
+    pub responses: responses::ResponsesSettings,
     keys: HashMap<KeyDigest, KeyEntry>,
     /// Sorted by name, so listings are stable. Shared, so that a request
     /// holds its route without copying it.
@@ -301,6 +306,7 @@ impl Snapshot {
         let keys = validate_keys(f.api_keys, metrics.key_hash_salt.as_ref(), &mut errs);
         let routing = validate_routing(f.routing, &mut errs);
         let limits = limits::validate_limits(f.limits, &mut errs);
+        let responses = responses::validate(f.responses, &mut errs);
         let providers = validate_providers(f.providers, &routing, &mut errs);
         let models = validate_models(f.models, &providers, &routing, &mut errs);
         if !errs.0.is_empty() {
@@ -312,6 +318,7 @@ impl Snapshot {
             metrics,
             routing,
             limits,
+            responses,
             keys,
             models,
             providers,
@@ -616,6 +623,12 @@ fn validate_providers(
                 "only applies to anthropic providers",
             );
         }
+        if p.responses && kind != ProviderKind::OpenAi {
+            errs.push(
+                format!("{field}.responses"),
+                "only applies to openai providers",
+            );
+        }
         let api_key = p.api_key.filter(|k| !k.is_empty()).map(Secret::new);
         out.insert(
             id.clone(),
@@ -628,6 +641,7 @@ fn validate_providers(
                 timeout,
                 connect_timeout: routing.connect_timeout,
                 api_version: p.api_version.unwrap_or_else(|| "2023-06-01".to_owned()),
+                responses: p.responses && kind == ProviderKind::OpenAi,
             }),
         );
     }

@@ -392,6 +392,15 @@ impl WorkerStore {
         Some(conn)
     }
 
+    /// This worker's connection, for other state kept in the store (the
+    /// Responses store); `None` while the store is failing.
+    pub fn connection(&self) -> Option<ConnectionManager> {
+        if self.0.store.skipping() {
+            return None;
+        }
+        self.conn()
+    }
+
     /// Starts connecting (call on the worker, at its start).
     pub fn warm(&self) {
         let _ = self.conn();

@@ -28,6 +28,9 @@ pub enum InboundApi {
     OpenAi,
     /// Anthropic Messages: `{"type":"error","error":{"type","message"}}`.
     Anthropic,
+    /// OpenAI Responses: OpenAI's error shape; streams end in
+    /// `response.failed`.
+    Responses,
 }
 
 impl InboundApi {
@@ -36,6 +39,7 @@ impl InboundApi {
         match self {
             InboundApi::OpenAi => &openai::caller::OpenAiCaller,
             InboundApi::Anthropic => &anthropic::caller::AnthropicCaller,
+            InboundApi::Responses => &openai::responses::ResponsesCaller,
         }
     }
 }
@@ -46,6 +50,9 @@ pub struct Parsed {
     pub answer: Arc<dyn Answer>,
 }
 
+/// A relayed whole answer made a call's own, and its usage.
+pub type Relayed = (Vec<u8>, Option<Usage>);
+
 /// How a converted answer goes back to one caller (per request: it knows
 /// what the request asked, e.g. the model name to echo, renamed tools).
 pub trait Answer: Send + Sync {
@@ -53,6 +60,21 @@ pub trait Answer: Send + Sync {
     fn whole(&self, resp: &ChatResponse) -> Vec<u8>;
     /// A fresh encoder for a streamed answer (one per attempt).
     fn stream(&self) -> Box<dyn ClientEncoder>;
+    /// Request parameters the caller's side did not convert (listed in
+    /// `x-gateway-dropped-params` with the provider's).
+    fn dropped(&self) -> &[String] {
+        &[]
+    }
+    /// A stream relayed from a provider that serves this caller's API
+    /// natively, made this call's (e.g. the Responses id and model);
+    /// `None`: the caller API's plain relay.
+    fn relay_stream(&self) -> Option<Box<dyn Translator>> {
+        None
+    }
+    /// A whole answer relayed likewise, with its usage; `None`: as it came.
+    fn relay_whole(&self, _body: &[u8]) -> Option<Result<Relayed, Error>> {
+        None
+    }
 }
 
 /// One caller API: how its requests become the lingua franca and how

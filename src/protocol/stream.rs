@@ -9,7 +9,7 @@
 
 use crate::protocol::openai::{ChatChunk, Usage};
 use crate::protocol::sse::SseEvent;
-use crate::protocol::Error;
+use crate::protocol::{Error, ErrorReply};
 use bytes::{BufMut, BytesMut};
 
 /// Whether the upstream stream is over.
@@ -28,6 +28,13 @@ pub trait Translator: 'static {
     fn end(&mut self, out: &mut BytesMut) -> Result<(), Error>;
     /// Usage seen so far.
     fn usage(&self) -> Option<Usage>;
+    /// Ends the stream with `e` in the stream's own terms, when the caller's
+    /// format needs the stream's state for it (OpenAI Responses'
+    /// `response.failed`); `false`: the caller API's plain error event is
+    /// sent instead.
+    fn fail(&mut self, _e: &ErrorReply<'_>, _out: &mut BytesMut) -> bool {
+        false
+    }
 }
 
 /// Turns one upstream stream, event by event, into OpenAI chunks.
@@ -51,6 +58,10 @@ pub trait ClientEncoder: 'static {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut BytesMut);
     /// The end of a complete stream, with the final usage.
     fn end(&mut self, usage: Option<Usage>, out: &mut BytesMut);
+    /// Ends a stream that failed; see [`Translator::fail`].
+    fn fail(&mut self, _e: &ErrorReply<'_>, _out: &mut BytesMut) -> bool {
+        false
+    }
 }
 
 /// Appends `data: <json>\n\n`.
@@ -92,5 +103,9 @@ impl Translator for Decoded {
 
     fn usage(&self) -> Option<Usage> {
         self.decoder.usage()
+    }
+
+    fn fail(&mut self, e: &ErrorReply<'_>, out: &mut BytesMut) -> bool {
+        self.encoder.fail(e, out)
     }
 }

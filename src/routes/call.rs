@@ -38,6 +38,21 @@ pub async fn serve(
     api: InboundApi,
     prepare: impl FnOnce(&Caller, Bytes) -> Result<Call, GatewayError>,
 ) -> HttpResponse {
+    serve_with(req, caller, payload, endpoint, api, async |c, b| {
+        prepare(c, b)
+    })
+    .await
+}
+
+/// [`serve`] with a `prepare` that may wait (e.g. on a shared store).
+pub async fn serve_with(
+    req: &HttpRequest,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+    endpoint: Endpoint,
+    api: InboundApi,
+    prepare: impl AsyncFnOnce(&Caller, Bytes) -> Result<Call, GatewayError>,
+) -> HttpResponse {
     let started = Instant::now();
     let (Some(shared), Some(pool), Some(recorder)) = (
         req.app_data::<web::Data<Shared>>(),
@@ -84,7 +99,7 @@ pub async fn serve(
             server.body_read_timeout,
         )
         .await?;
-        let call = prepare(&caller, body)?;
+        let call = prepare(&caller, body).await?;
         dims.model = call.route.name.clone();
         dims.provider = call.route.owner().clone();
         // Shared with every attempt, which holds it until its upstream work

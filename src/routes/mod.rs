@@ -8,6 +8,7 @@ pub mod embeddings;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod responses;
 
 use crate::auth::{authenticate, Caller};
 use crate::error::{whole_seconds, ErrorKind, GatewayError, InboundApi};
@@ -34,6 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(messages::count_tokens),
         )
         .route("/v1/embeddings", web::post().to(embeddings::create))
+        .route("/v1/responses", web::post().to(responses::create))
+        .route("/v1/responses", web::get().to(responses::websocket))
+        .route("/v1/responses/{id}", web::get().to(responses::get))
         .route("/admin/reload", web::post().to(admin::reload));
 }
 

@@ -2,6 +2,7 @@
 //! targets' breakers, and the [`reload`] actor that swaps the snapshot.
 
 pub mod reload;
+pub mod responses;
 
 use crate::config::Snapshot;
 use crate::metrics::MetricsHandle;
@@ -23,6 +24,8 @@ pub struct Shared {
     pub reloader: OnceLock<actix::Addr<ConfigActor>>,
     /// The shared limits store (`[limits] store = "redis"`; read at start).
     pub store: Option<Arc<crate::governance::redis::RedisStore>>,
+    /// Responses kept for `previous_response_id` and `GET /v1/responses/{id}`.
+    pub responses: Arc<responses::ResponseStore>,
     ready: AtomicBool,
     draining: AtomicBool,
     /// LLM calls in flight, streams included (for the drain).
@@ -42,6 +45,7 @@ impl Shared {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             in_flight: Arc::default(),
+            responses: Arc::default(),
             drain: tokio::sync::watch::Sender::new(false),
         }
     }

@@ -407,7 +407,9 @@ async fn pump<S>(
             let e = shield(e, provider);
             if e.kind != ErrorKind::ClientClosed {
                 let mut out = stream.out.split();
-                out.extend_from_slice(&e.stream_event(inbound));
+                if !stream.translator.fail(&e.reply(inbound), &mut out) {
+                    out.extend_from_slice(&e.stream_event(inbound));
+                }
                 // Delivered if the caller makes room in time; after the
                 // drain deadline the pump waits on nobody.
                 tokio::select! {
@@ -466,6 +468,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             api_version: String::new(),
+            responses: false,
         }
     }
 

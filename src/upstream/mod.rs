@@ -76,6 +76,14 @@ impl Call {
         }
     }
 
+    /// The call with its request already in the lingua franca (a caller
+    /// API whose answers need the route's per-call state, e.g. the
+    /// Responses id and store).
+    pub fn with_parsed(mut self, parsed: Parsed) -> Self {
+        self.parsed = OnceLock::from(Ok(parsed));
+        self
+    }
+
     /// The request in the lingua franca, parsed once for all attempts.
     pub fn parsed(&self) -> Result<&Parsed, GatewayError> {
         self.parsed

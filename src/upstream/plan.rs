@@ -16,9 +16,10 @@ use crate::protocol::anthropic::provider::AnthropicProvider;
 use crate::protocol::gemini::provider::{self as gemini, GeminiProvider};
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
 use crate::protocol::openai::provider::OpenAiProvider;
+use crate::protocol::openai::responses;
 use crate::protocol::openai::{ChatChunk, Usage};
 use crate::protocol::seam::{Answer as CallerAnswer, Target};
-use crate::protocol::{ClientEncoder, Decoded, ProviderApi, Translator};
+use crate::protocol::{ClientEncoder, Decoded, InboundApi, ProviderApi, Translator};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -79,6 +80,9 @@ pub fn plan(a: &Attempt) -> Result<Planned, GatewayError> {
     let native = provider.native() == Some(call.inbound);
     match call.operation {
         Operation::Chat if native => relay(a, provider, t).map(Planned::Send),
+        Operation::Chat if serves_responses(a) => {
+            relay_responses(a, provider, t).map(Planned::Send)
+        }
         Operation::Chat => convert(a, provider, t).map(Planned::Send),
         Operation::CountTokens if native => relay(a, provider, t).map(Planned::Send),
         Operation::CountTokens => count_estimate(a),
@@ -128,6 +132,45 @@ fn relay(
     })
 }
 
+/// A Responses call on an OpenAI-compatible provider marked `responses =
+/// true`, which serves that API itself.
+fn serves_responses(a: &Attempt) -> bool {
+    a.call.inbound == InboundApi::Responses && a.target.provider.responses
+}
+
+/// The caller's Responses body to the provider's own `/responses` (model
+/// rewritten), the answer relayed as the call's answer makes it its own
+/// (the gateway's id, the caller's model name, the store).
+fn relay_responses(
+    a: &Attempt,
+    provider: &'static dyn ProviderApi,
+    t: &Target<'_>,
+) -> Result<Prepared, GatewayError> {
+    let back: Arc<dyn CallerAnswer> = a.call.parsed()?.answer.clone();
+    let caller = a.call.inbound.caller();
+    let answer = if t.stream {
+        Answer::Stream(back.relay_stream().unwrap_or_else(|| caller.relay(true)))
+    } else {
+        Answer::Whole(Box::new(move |body: Bytes| match back.relay_whole(&body) {
+            Some(adapted) => adapted
+                .map(|(body, usage)| (body.into(), usage))
+                .map_err(Into::into),
+            None => {
+                let usage = caller.relayed_usage(&body)?;
+                Ok((body, usage))
+            }
+        }))
+    };
+    Ok(Prepared {
+        url: format!("{}/responses", t.base_url),
+        headers: provider.headers(t),
+        body: responses::relay::relay_body(&a.call.body, t.api_model),
+        extra_headers: Vec::new(),
+        provider,
+        answer,
+    })
+}
+
 /// Through the lingua franca: the provider encodes the caller's request as
 /// parsed once for the call, and decodes its answer; the caller's side
 /// encodes that back.
@@ -139,6 +182,8 @@ fn convert(
     let parsed = a.call.parsed()?;
     let encoded = provider.encode(&parsed.request, t)?;
     let back: Arc<dyn CallerAnswer> = parsed.answer.clone();
+    let mut dropped = parsed.answer.dropped().to_vec();
+    dropped.extend(encoded.dropped);
     let decoder = encoded.decoder;
     let answer = if t.stream {
         Answer::Stream(Box::new(Decoded::new(decoder.stream(), back.stream())))
@@ -152,7 +197,7 @@ fn convert(
         url: provider.url(t, Operation::Chat),
         headers: provider.headers(t),
         body: encoded.body,
-        extra_headers: dropped_header(encoded.dropped),
+        extra_headers: dropped_header(dropped),
         provider,
         answer,
     })

@@ -35,6 +35,12 @@ pub const CALLERS: &[Caller] = &[
         key_header: ("x-api-key", GATEWAY_KEY),
         headers: &[("anthropic-version", "2023-06-01")],
     },
+    Caller {
+        name: "responses",
+        path: "/v1/responses",
+        key_header: ("authorization", "Bearer sk-test"),
+        headers: &[],
+    },
 ];
 
 /// A provider type, one row of the table: served by a recording mock

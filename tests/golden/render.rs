@@ -86,7 +86,8 @@ fn headers(all: &[(String, String)], skip: &[&str]) -> String {
 /// Replaces what changes between runs: `created` timestamps the gateway
 /// made (within a day of now; recorded ones are kept) and the mock
 /// provider's process-wide id counter (`mock-<n>`, numbered per snapshot in
-/// order of appearance, so equal ids stay equal).
+/// order of appearance, so equal ids stay equal), and the random part of
+/// Responses ids (`resp_[id]`).
 struct Normaliser {
     now: u64,
     mock_ids: Vec<String>,
@@ -123,12 +124,12 @@ impl Normaliser {
         let ids = &mut self.mock_ids;
         v.walk_mut(&mut |key, v| match v {
             Json::Number(n)
-                if key == Some("created")
+                if matches!(key, Some("created" | "created_at"))
                     && n.as_u64().is_some_and(|t| t.abs_diff(now) < 86_400) =>
             {
                 *v = Json::String("[now]".to_owned());
             }
-            Json::String(s) => *s = number_mock_ids(s, ids),
+            Json::String(s) => *s = response_ids(&number_mock_ids(s, ids)),
             _ => {}
         });
     }
@@ -171,6 +172,29 @@ impl Normaliser {
             .collect();
         lines.join("\n")
     }
+}
+
+/// `s` with the random part of Responses ids (`resp_<32 hex>`, and the
+/// item ids made from it) replaced by `[id]`.
+fn response_ids(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('_') {
+        let (head, tail) = rest.split_at(at + 1);
+        out.push_str(head);
+        let hex = tail
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .count();
+        if hex == 32 {
+            out.push_str("[id]");
+            rest = &tail[32..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `s` with the number after each `mock-` replaced by its ordinal in `ids`.

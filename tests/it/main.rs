@@ -18,6 +18,7 @@ mod models;
 mod reload;
 mod request_bounds;
 mod resilience;
+mod responses;
 mod shared_limits;
 mod shutdown;
 mod stream_bounds;

@@ -14,6 +14,7 @@ pub mod caller;
 pub mod embeddings;
 pub mod provider;
 pub mod relay;
+pub mod responses;
 pub mod stream;
 
 use serde::{Deserialize, Serialize};

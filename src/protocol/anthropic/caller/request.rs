@@ -176,13 +176,13 @@ fn convert(body: &[u8], require_max_tokens: bool) -> Result<(ChatRequest, Inboun
 
 // ---------------------------------------------------------------- helpers
 
-fn is_null(v: &RawValue) -> bool {
+pub(crate) fn is_null(v: &RawValue) -> bool {
     v.get() == "null"
 }
 
 /// Reads `raw` as `T`, or a 400 naming `param`. The parser's own message is
 /// not passed on: it may quote the caller's text.
-fn parse<'a, T: Deserialize<'a>>(
+pub(crate) fn parse<'a, T: Deserialize<'a>>(
     raw: &'a RawValue,
     param: impl FnOnce() -> String,
     expected: &str,
@@ -194,7 +194,7 @@ fn parse<'a, T: Deserialize<'a>>(
 }
 
 /// A top-level member; absent and `null` are `None`.
-fn optional<'a, T: Deserialize<'a>>(
+pub(crate) fn optional<'a, T: Deserialize<'a>>(
     obj: &RawObject<'a>,
     key: &'static str,
     expected: &str,
@@ -206,7 +206,7 @@ fn optional<'a, T: Deserialize<'a>>(
 }
 
 /// A top-level member that must be there.
-fn required<'a, T: Deserialize<'a>>(
+pub(crate) fn required<'a, T: Deserialize<'a>>(
     obj: &RawObject<'a>,
     key: &'static str,
     expected: &str,
