@@ -35,6 +35,12 @@ pub enum Endpoint {
     Messages,
     CountTokens,
     Embeddings,
+    /// Gemini `:generateContent`.
+    GenerateContent,
+    /// Gemini `:streamGenerateContent`.
+    StreamGenerateContent,
+    /// Gemini `:countTokens`.
+    GeminiCountTokens,
 }
 
 impl Endpoint {
@@ -45,6 +51,9 @@ impl Endpoint {
             Endpoint::Messages => "/v1/messages",
             Endpoint::CountTokens => "/v1/messages/count_tokens",
             Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::GenerateContent => "/v1beta/models/{model}:generateContent",
+            Endpoint::StreamGenerateContent => "/v1beta/models/{model}:streamGenerateContent",
+            Endpoint::GeminiCountTokens => "/v1beta/models/{model}:countTokens",
         }
     }
 }

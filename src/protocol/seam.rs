@@ -16,7 +16,7 @@ use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
-use crate::protocol::{anthropic, openai};
+use crate::protocol::{anthropic, gemini, openai};
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub enum InboundApi {
     OpenAi,
     /// Anthropic Messages: `{"type":"error","error":{"type","message"}}`.
     Anthropic,
+    /// Gemini `generateContent`: `{"error":{"code","message","status"}}`.
+    Gemini,
 }
 
 impl InboundApi {
@@ -36,6 +38,7 @@ impl InboundApi {
         match self {
             InboundApi::OpenAi => &openai::caller::OpenAiCaller,
             InboundApi::Anthropic => &anthropic::caller::AnthropicCaller,
+            InboundApi::Gemini => &gemini::caller::GeminiCaller,
         }
     }
 }
@@ -46,6 +49,15 @@ pub struct Parsed {
     pub answer: Arc<dyn Answer>,
 }
 
+/// What the route of a call knows beyond its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Routed<'a> {
+    /// The gateway model name the call routes on.
+    pub model: &'a str,
+    /// Whether the caller asked for a stream.
+    pub stream: bool,
+}
+
 /// How a converted answer goes back to one caller (per request: it knows
 /// what the request asked, e.g. the model name to echo, renamed tools).
 pub trait Answer: Send + Sync {
@@ -53,6 +65,11 @@ pub trait Answer: Send + Sync {
     fn whole(&self, resp: &ChatResponse) -> Vec<u8>;
     /// A fresh encoder for a streamed answer (one per attempt).
     fn stream(&self) -> Box<dyn ClientEncoder>;
+    /// Caller fields the lingua franca cannot carry, named in
+    /// `x-gateway-dropped-params` beside the provider's own drops.
+    fn dropped(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// One caller API: how its requests become the lingua franca and how
@@ -60,6 +77,17 @@ pub trait Answer: Send + Sync {
 pub trait CallerApi: Sync {
     /// Parses a request body.
     fn parse(&self, body: &[u8]) -> Result<Parsed, Error>;
+    /// Parses a request body with what the route knows: for APIs whose URL,
+    /// not the body, names the model and asks for a stream (Gemini).
+    fn parse_routed(&self, body: &[u8], _route: Routed<'_>) -> Result<Parsed, Error> {
+        self.parse(body)
+    }
+    /// A token count made by the gateway (for providers without a count
+    /// endpoint, or a caller API they do not speak): the caller's answer
+    /// body. APIs without a count endpoint keep the default refusal.
+    fn count_estimate(&self, _body: &[u8]) -> Result<Vec<u8>, Error> {
+        Err(Error::invalid("this API has no token count endpoint"))
+    }
     /// The relay of a stream from a provider that speaks this API;
     /// `include_usage`: the caller asked for the usage chunk.
     fn relay(&self, include_usage: bool) -> Box<dyn Translator>;

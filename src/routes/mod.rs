@@ -5,6 +5,7 @@ pub mod admin;
 pub mod call;
 pub mod chat;
 pub mod embeddings;
+pub mod gemini;
 pub mod health;
 pub mod messages;
 pub mod models;
@@ -34,6 +35,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(messages::count_tokens),
         )
         .route("/v1/embeddings", web::post().to(embeddings::create))
+        .route("/v1beta/models", web::get().to(gemini::list))
+        .route("/v1beta/models/{target:.+}", web::post().to(gemini::post))
+        .route("/v1beta/models/{model:.+}", web::get().to(gemini::get))
         .route("/admin/reload", web::post().to(admin::reload));
 }
 
@@ -42,10 +46,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct ApiError(pub GatewayError, pub InboundApi);
 
 impl ApiError {
-    /// The inbound API a request speaks: Anthropic on `/v1/messages*` and
-    /// for any request carrying `anthropic-version` (the Anthropic SDKs
-    /// always send it), OpenAI otherwise.
+    /// The inbound API a request speaks: Gemini under `/v1beta/`; Anthropic
+    /// on `/v1/messages*` and for any request carrying `anthropic-version`
+    /// (the Anthropic SDKs always send it), OpenAI otherwise.
     pub fn api_of(req: &HttpRequest) -> InboundApi {
+        if req.path().starts_with(crate::auth::GEMINI_PREFIX) {
+            return InboundApi::Gemini;
+        }
         if req.path().starts_with("/v1/messages") || req.headers().contains_key("anthropic-version")
         {
             InboundApi::Anthropic

@@ -79,7 +79,15 @@ impl Call {
     /// The request in the lingua franca, parsed once for all attempts.
     pub fn parsed(&self) -> Result<&Parsed, GatewayError> {
         self.parsed
-            .get_or_init(|| self.inbound.caller().parse(self.body.bytes()))
+            .get_or_init(|| {
+                self.inbound.caller().parse_routed(
+                    self.body.bytes(),
+                    protocol::seam::Routed {
+                        model: &self.route.name,
+                        stream: self.stream,
+                    },
+                )
+            })
             .as_ref()
             .map_err(|e| e.clone().into())
     }

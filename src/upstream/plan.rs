@@ -11,7 +11,6 @@
 use super::{mock, Attempt, ExtraHeaders, Operation, Reply, StreamSummary};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::GatewayError;
-use crate::protocol::anthropic::caller::estimate_input_tokens;
 use crate::protocol::anthropic::provider::AnthropicProvider;
 use crate::protocol::gemini::provider::{self as gemini, GeminiProvider};
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
@@ -140,6 +139,8 @@ fn convert(
     let encoded = provider.encode(&parsed.request, t)?;
     let back: Arc<dyn CallerAnswer> = parsed.answer.clone();
     let decoder = encoded.decoder;
+    let mut dropped = parsed.answer.dropped().to_vec();
+    dropped.extend(encoded.dropped);
     let answer = if t.stream {
         Answer::Stream(Box::new(Decoded::new(decoder.stream(), back.stream())))
     } else {
@@ -152,7 +153,7 @@ fn convert(
         url: provider.url(t, Operation::Chat),
         headers: provider.headers(t),
         body: encoded.body,
-        extra_headers: dropped_header(encoded.dropped),
+        extra_headers: dropped_header(dropped),
         provider,
         answer,
     })
@@ -187,11 +188,15 @@ fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
     vec![("x-gateway-dropped-params", names.join(","))]
 }
 
-/// `count_tokens` for a provider without a count endpoint: the documented
-/// estimate.
+/// A token count for a provider without a count endpoint (or one in
+/// another API): the documented estimate, in the caller's shape.
 fn count_estimate(a: &Attempt) -> Result<Planned, GatewayError> {
-    let n = estimate_input_tokens(a.call.body.bytes())?;
-    Ok(local_json(serde_json::json!({ "input_tokens": n }), None))
+    let body = a
+        .call
+        .inbound
+        .caller()
+        .count_estimate(a.call.body.bytes())?;
+    Ok(local(body.into(), None))
 }
 
 /// Embeddings for a provider that does not speak the OpenAI API: Gemini's
@@ -301,10 +306,6 @@ fn local(body: Bytes, usage: Option<Usage>) -> Planned {
         headers: Vec::new(),
         upstream: Duration::ZERO,
     })
-}
-
-fn local_json(v: serde_json::Value, usage: Option<Usage>) -> Planned {
-    local(serde_json::to_vec(&v).unwrap_or_default().into(), usage)
 }
 
 /// Usage of a call that only consumed input tokens.
