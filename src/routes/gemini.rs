@@ -2,7 +2,9 @@
 //! by any configured model: `POST /v1beta/models/{model}:generateContent`,
 //! `:streamGenerateContent` (`?alt=sse`: SSE; without it: one JSON array),
 //! `:countTokens`; `GET /v1beta/models` and `/v1beta/models/{model}`.
-//! `{model}` is the gateway's model name (a second `models/` is accepted).
+//! `{model}` is the gateway's model name; one `/` in it is served as well
+//! (`openai/gpt-4o`, or a second `models/`). Plain segments, so that the
+//! HTTP metrics label each route by its template.
 
 use super::call::{scan, serve};
 use super::chat::resolve;
@@ -65,13 +67,23 @@ fn wants_sse(req: &HttpRequest) -> bool {
         .any(|pair| pair.eq_ignore_ascii_case("alt=sse"))
 }
 
+/// The model path of a request: `{target}`, or `{owner}/{target}`.
+fn joined(req: &HttpRequest) -> String {
+    let info = req.match_info();
+    let target = info.get("target").unwrap_or_default();
+    match info.get("owner") {
+        Some(owner) => format!("{owner}/{target}"),
+        None => target.to_owned(),
+    }
+}
+
 /// `POST /v1beta/models/{model}:{method}`.
 pub async fn post(
     req: HttpRequest,
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
-    path: web::Path<String>,
 ) -> HttpResponse {
+    let path = joined(&req);
     let (model, method) = match target(&path) {
         Ok(t) => t,
         Err(e) => return super::render(&e, InboundApi::Gemini),
@@ -177,10 +189,11 @@ pub async fn list(caller: Result<Caller, ApiError>) -> Result<HttpResponse, ApiE
 
 /// `GET /v1beta/models/{model}`: one model the key may use, else 404.
 pub async fn get(
+    req: HttpRequest,
     caller: Result<Caller, ApiError>,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller?;
+    let path = joined(&req);
     let name = model_name(&path);
     let found = usable(&caller)
         .find(|m| &*m.name == name)

@@ -36,8 +36,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/embeddings", web::post().to(embeddings::create))
         .route("/v1beta/models", web::get().to(gemini::list))
-        .route("/v1beta/models/{target:.+}", web::post().to(gemini::post))
-        .route("/v1beta/models/{model:.+}", web::get().to(gemini::get))
+        .route("/v1beta/models/{target}", web::post().to(gemini::post))
+        .route(
+            "/v1beta/models/{owner}/{target}",
+            web::post().to(gemini::post),
+        )
+        .route("/v1beta/models/{target}", web::get().to(gemini::get))
+        .route(
+            "/v1beta/models/{owner}/{target}",
+            web::get().to(gemini::get),
+        )
         .route("/admin/reload", web::post().to(admin::reload));
 }
 
