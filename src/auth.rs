@@ -38,6 +38,16 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 /// Where Gemini's routes live.
 pub const GEMINI_PREFIX: &str = "/v1beta/";
 
+/// Whether a request is for Gemini's API: under `/v1beta/`, or under
+/// `/v1/models` (Gemini's `v1`, which google-genai 3 uses by default) with
+/// a `:method` or Gemini's key header.
+pub fn is_gemini(req: &HttpRequest) -> bool {
+    let path = req.path();
+    path.starts_with(GEMINI_PREFIX)
+        || (path.starts_with("/v1/models")
+            && (path.contains(':') || req.headers().contains_key("x-goog-api-key")))
+}
+
 /// The presented key, if any: the bearer token, else `x-api-key`
 /// (Anthropic's SDKs), else on Gemini's routes `x-goog-api-key` or the
 /// `key` query parameter.
@@ -51,7 +61,7 @@ fn presented_key(req: &HttpRequest) -> Option<Cow<'_, str>> {
     if let Some(key) = bearer_token(req).or_else(|| header("x-api-key")) {
         return Some(Cow::Borrowed(key));
     }
-    if !req.path().starts_with(GEMINI_PREFIX) {
+    if !is_gemini(req) {
         return None;
     }
     if let Some(key) = header("x-goog-api-key") {

@@ -1,7 +1,9 @@
 //! Gemini's API under `/v1beta` (the google-genai SDKs, Gemini CLI), served
 //! by any configured model: `POST /v1beta/models/{model}:generateContent`,
 //! `:streamGenerateContent` (`?alt=sse`: SSE; without it: one JSON array),
-//! `:countTokens`; `GET /v1beta/models` and `/v1beta/models/{model}`.
+//! `:countTokens`; `GET /v1beta/models` and `/v1beta/models/{model}`. The
+//! same under `/v1/models/` (Gemini's `v1`, google-genai 3's default;
+//! `GET /v1/models` answers in Gemini's shape when `x-goog-api-key` is sent).
 //! `{model}` is the gateway's model name; one `/` in it is served as well
 //! (`openai/gpt-4o`, or a second `models/`). Plain segments, so that the
 //! HTTP metrics label each route by its template.
@@ -180,11 +182,15 @@ fn usable(caller: &Caller) -> impl Iterator<Item = &Arc<ModelRoute>> {
 
 /// `GET /v1beta/models`: every model the key may use, in one page.
 pub async fn list(caller: Result<Caller, ApiError>) -> Result<HttpResponse, ApiError> {
-    let caller = caller?;
-    let models: Vec<_> = usable(&caller)
+    Ok(listing(&caller?))
+}
+
+/// The models list in Gemini's shape.
+pub fn listing(caller: &Caller) -> HttpResponse {
+    let models: Vec<_> = usable(caller)
         .map(|m| models::entry(&m.name, m.default_max_tokens))
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "models": models })))
+    HttpResponse::Ok().json(serde_json::json!({ "models": models }))
 }
 
 /// `GET /v1beta/models/{model}`: one model the key may use, else 404.

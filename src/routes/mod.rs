@@ -35,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(messages::count_tokens),
         )
         .route("/v1/embeddings", web::post().to(embeddings::create))
+        .route("/v1/models/{target}", web::post().to(gemini::post))
+        .route("/v1/models/{owner}/{target}", web::post().to(gemini::post))
+        .route("/v1/models/{target}", web::get().to(gemini::get))
+        .route("/v1/models/{owner}/{target}", web::get().to(gemini::get))
         .route("/v1beta/models", web::get().to(gemini::list))
         .route("/v1beta/models/{target}", web::post().to(gemini::post))
         .route(
@@ -54,11 +58,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct ApiError(pub GatewayError, pub InboundApi);
 
 impl ApiError {
-    /// The inbound API a request speaks: Gemini under `/v1beta/`; Anthropic
+    /// The inbound API a request speaks: Gemini's ([`crate::auth::is_gemini`]); Anthropic
     /// on `/v1/messages*` and for any request carrying `anthropic-version`
     /// (the Anthropic SDKs always send it), OpenAI otherwise.
     pub fn api_of(req: &HttpRequest) -> InboundApi {
-        if req.path().starts_with(crate::auth::GEMINI_PREFIX) {
+        if crate::auth::is_gemini(req) {
             return InboundApi::Gemini;
         }
         if req.path().starts_with("/v1/messages") || req.headers().contains_key("anthropic-version")

@@ -249,17 +249,22 @@ pub struct PartIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thought_signature")]
     pub thought_signature: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_call")]
     pub function_call: Option<FunctionCallIn>,
     /// Caller side: a tool result.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_response")]
     pub function_response: Option<FunctionResponseIn>,
     /// Caller side: bytes with their MIME type.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "inline_data")]
     pub inline_data: Option<BlobIn>,
     /// Caller side: a file by URI (Gemini's Files API, Cloud Storage).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "file_data")]
     pub file_data: Option<FileDataIn>,
 }
 
@@ -289,6 +294,7 @@ pub struct FunctionResponseIn {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BlobIn {
+    #[serde(alias = "mime_type")]
     pub mime_type: String,
     pub data: String,
 }
@@ -298,7 +304,9 @@ pub struct BlobIn {
 #[serde(rename_all = "camelCase", default)]
 pub struct FileDataIn {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "mime_type")]
     pub mime_type: Option<String>,
+    #[serde(alias = "file_uri")]
     pub file_uri: String,
 }
 
@@ -349,15 +357,21 @@ pub struct ErrorBody {
 
 /// A caller's `generateContent` (and `countTokens`) body; unknown members
 /// are ignored, those the conversion cannot carry are listed in `other`.
+/// Field names are read in both proto-JSON spellings (`inlineData` and
+/// `inline_data`): the google-genai SDKs send some in snake case.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CallerRequest {
     pub contents: Vec<ContentIn>,
+    #[serde(alias = "system_instruction")]
     pub system_instruction: Option<ContentIn>,
     pub tools: Vec<CallerTool>,
+    #[serde(alias = "tool_config")]
     pub tool_config: Option<CallerToolConfig>,
+    #[serde(alias = "generation_config")]
     pub generation_config: Option<CallerGenerationConfig>,
     /// `countTokens` may wrap the whole request.
+    #[serde(alias = "generate_content_request")]
     pub generate_content_request: Option<Box<CallerRequest>>,
     /// `safetySettings`, `cachedContent`, `labels`, …
     #[serde(flatten)]
@@ -369,6 +383,7 @@ pub struct CallerRequest {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CallerTool {
+    #[serde(alias = "function_declarations")]
     pub function_declarations: Vec<CallerFunction>,
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
@@ -382,6 +397,7 @@ pub struct CallerFunction {
     pub name: String,
     pub description: Option<String>,
     pub parameters: Option<Value>,
+    #[serde(alias = "parameters_json_schema")]
     pub parameters_json_schema: Option<Value>,
 }
 
@@ -389,6 +405,7 @@ pub struct CallerFunction {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CallerToolConfig {
+    #[serde(alias = "function_calling_config")]
     pub function_calling_config: Option<CallerCallingConfig>,
 }
 
@@ -397,6 +414,7 @@ pub struct CallerToolConfig {
 #[serde(rename_all = "camelCase", default)]
 pub struct CallerCallingConfig {
     pub mode: Option<String>,
+    #[serde(alias = "allowed_function_names")]
     pub allowed_function_names: Option<Vec<String>>,
 }
 
@@ -406,17 +424,28 @@ pub struct CallerCallingConfig {
 #[serde(rename_all = "camelCase", default)]
 pub struct CallerGenerationConfig {
     pub temperature: Option<f64>,
+    #[serde(alias = "top_p")]
     pub top_p: Option<f64>,
+    #[serde(alias = "top_k")]
     pub top_k: Option<f64>,
+    #[serde(alias = "max_output_tokens")]
     pub max_output_tokens: Option<u64>,
+    #[serde(alias = "stop_sequences")]
     pub stop_sequences: Option<Vec<String>>,
+    #[serde(alias = "candidate_count")]
     pub candidate_count: Option<u32>,
     pub seed: Option<i64>,
+    #[serde(alias = "presence_penalty")]
     pub presence_penalty: Option<f64>,
+    #[serde(alias = "frequency_penalty")]
     pub frequency_penalty: Option<f64>,
+    #[serde(alias = "response_mime_type")]
     pub response_mime_type: Option<String>,
+    #[serde(alias = "response_schema")]
     pub response_schema: Option<Value>,
+    #[serde(alias = "response_json_schema")]
     pub response_json_schema: Option<Value>,
+    #[serde(alias = "thinking_config")]
     pub thinking_config: Option<CallerThinkingConfig>,
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
@@ -426,7 +455,10 @@ pub struct CallerGenerationConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CallerThinkingConfig {
+    #[serde(alias = "thinking_budget")]
     pub thinking_budget: Option<i64>,
+    #[serde(alias = "thinking_level")]
     pub thinking_level: Option<String>,
+    #[serde(alias = "include_thoughts")]
     pub include_thoughts: Option<bool>,
 }
