@@ -17,7 +17,7 @@ use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
 use crate::protocol::{anthropic, gemini, openai};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,6 +94,16 @@ pub trait CallerApi: Sync {
     /// The usage in a relayed whole answer (an unreadable answer is an
     /// error).
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error>;
+    /// The relay of a stream, for APIs whose answers are rewritten with
+    /// what the route knows (Gemini: `modelVersion` is the caller's model).
+    fn relay_routed(&self, include_usage: bool, _route: Routed<'_>) -> Box<dyn Translator> {
+        self.relay(include_usage)
+    }
+    /// A relayed whole answer as the caller gets it, and its usage.
+    fn relayed(&self, body: Bytes, _route: Routed<'_>) -> Result<(Bytes, Option<Usage>), Error> {
+        let usage = self.relayed_usage(&body)?;
+        Ok((body, usage))
+    }
     /// An error body.
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8>;
     /// An error as a mid-stream event.

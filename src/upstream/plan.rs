@@ -110,11 +110,11 @@ fn relay(
 ) -> Result<Prepared, GatewayError> {
     let caller = a.call.inbound.caller();
     let answer = if t.stream {
-        Answer::Stream(caller.relay(a.call.include_usage))
+        Answer::Stream(caller.relay_routed(a.call.include_usage, a.call.routed()))
     } else {
+        let call = a.call.clone();
         Answer::Whole(Box::new(move |body: Bytes| {
-            let usage = caller.relayed_usage(&body)?;
-            Ok((body, usage))
+            Ok(caller.relayed(body, call.routed())?)
         }))
     };
     Ok(Prepared {

@@ -5,8 +5,8 @@ whole or streamed, and plays a small model:
 * when the caller's tools include `read_file` and the prompt asks for a
   file (`READ <path>`), it calls `read_file` with that path;
 * when the last turn carries a tool result, it answers `RESULT: <result>`;
-* when tools are offered otherwise, it calls the first one with
-  `{"city": "Paris"}`;
+* when tools are offered and the prompt is a question (or a tool is
+  forced), it calls the first one with `{"city": "Paris"}`;
 * else it answers `ECHO: <last user text>`.
 """
 
@@ -20,14 +20,14 @@ SSE = {"content-type": "text/event-stream"}
 USAGE = {"input": 11, "output": 7}
 
 
-def _decide(last_text, tool_names, tool_result):
+def _decide(last_text, tool_names, tool_result, forced=False):
     """('text', str) or ('call', name, args)."""
     if tool_result is not None:
         return ("text", f"RESULT: {tool_result}")
     m = re.search(r"READ (\S+)", last_text or "")
     if m and "read_file" in tool_names:
         return ("call", "read_file", {"file_path": m.group(1)})
-    if tool_names:
+    if tool_names and (forced or (last_text or "").rstrip().endswith("?")):
         return ("call", tool_names[0], {"city": "Paris"})
     return ("text", f"ECHO: {last_text}")
 
@@ -53,7 +53,7 @@ def openai_decide(req):
     forced = req.get("tool_choice")
     if isinstance(forced, dict):
         names = [forced["function"]["name"]]
-    return _decide(_text_of(user.get("content")), names, result)
+    return _decide(_text_of(user.get("content")), names, result, forced in ("required",) or isinstance(forced, dict))
 
 
 def openai_responder(path, headers, body):
@@ -115,7 +115,7 @@ def anthropic_decide(req):
     choice = req.get("tool_choice") or {}
     if choice.get("type") == "tool":
         names = [choice["name"]]
-    return _decide(text, names, result)
+    return _decide(text, names, result, choice.get("type") in ("tool", "any"))
 
 
 def anthropic_responder(path, headers, body):
@@ -177,7 +177,7 @@ def gemini_decide(req):
     allowed = ((req.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("allowedFunctionNames")
     if allowed:
         names = [n for n in names if n in allowed]
-    return _decide(text, names, result)
+    return _decide(text, names, result, bool(allowed))
 
 
 def gemini_responder(path, headers, body):

@@ -115,6 +115,11 @@ async fn generate_content_is_served_by_every_provider_type() {
                 // Relayed: the caller's own body, safety settings included.
                 assert_eq!(body, chat_body());
                 assert_eq!(dropped, None);
+                assert_eq!(v["modelVersion"], "m", "the name the caller asked for");
+                assert_eq!(
+                    v["responseId"], "mQZ5aN2xB...",
+                    "the rest as Gemini wrote it"
+                );
             }
             "openai" => {
                 assert_eq!(sent.path, "/v1/chat/completions");
@@ -193,6 +198,7 @@ async fn streams_come_as_sse_with_alt_sse_and_as_one_json_array_without() {
                 .filter(|e| e["candidates"][0].get("finishReason").is_some())
                 .collect();
             assert_eq!(finishes.len(), 1, "{kind}: one finishReason");
+            assert!(events.iter().all(|e| e["modelVersion"] == "m"), "{kind}");
             let last = events.last().unwrap();
             assert_eq!(last["candidates"][0]["finishReason"], "STOP", "{kind}");
             assert!(

@@ -1,6 +1,7 @@
 //! The Gemini caller side of the seam.
 
 use super::request::{self, Converted};
+use super::stream::with_model;
 use super::{response, GeminiEncoder, GeminiPassThrough};
 use crate::protocol::anthropic::caller::count::estimate;
 use crate::protocol::error::{Error, ErrorReply};
@@ -11,7 +12,7 @@ use crate::protocol::openai::{ChatResponse, StreamOptions, Usage};
 use crate::protocol::seam::{Answer, CallerApi, Parsed, Routed};
 use crate::protocol::sse;
 use crate::protocol::stream::{ClientEncoder, Translator};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -68,6 +69,17 @@ impl CallerApi for GeminiCaller {
         let resp: GenerateContentResponse =
             serde_json::from_slice(body).map_err(|_| unreadable())?;
         Ok(resp.usage_metadata.as_ref().map(usage_from))
+    }
+
+    fn relay_routed(&self, _include_usage: bool, route: Routed<'_>) -> Box<dyn Translator> {
+        Box::new(GeminiPassThrough::new(route.model))
+    }
+
+    /// `modelVersion` names the caller's model, as in converted answers.
+    fn relayed(&self, body: Bytes, route: Routed<'_>) -> Result<(Bytes, Option<Usage>), Error> {
+        let usage = self.relayed_usage(&body)?;
+        let body = with_model(&body, route.model).map_or(body, Bytes::from);
+        Ok((body, usage))
     }
 
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8> {

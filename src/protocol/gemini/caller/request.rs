@@ -343,8 +343,15 @@ fn generation(g: CallerGenerationConfig, req: &mut ChatRequest, dropped: &mut Ve
     req.presence_penalty = g.presence_penalty;
     req.frequency_penalty = g.frequency_penalty;
     req.stop = g.stop_sequences.map(Stop::Many);
-    if let Some(top_k) = g.top_k {
-        req.extra.insert("top_k".to_owned(), Value::from(top_k));
+    // An integer in Gemini's proto (JSON may write `64.0`), the `top_k`
+    // extension as one.
+    match g.top_k {
+        Some(k) if k.is_finite() && (0.0..=1e9).contains(&k) => {
+            req.extra
+                .insert("top_k".to_owned(), Value::from(k.round() as u64));
+        }
+        Some(_) => dropped.push("generationConfig.topK".to_owned()),
+        None => {}
     }
     let json = g
         .response_mime_type

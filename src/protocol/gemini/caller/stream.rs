@@ -18,6 +18,7 @@ use crate::protocol::gemini::types::{
 };
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::{ChatChunk, FinishReason, Usage};
+use crate::protocol::raw::RawObject;
 use crate::protocol::sse::{self, SseEvent, SseParser};
 use crate::protocol::stream::{write_json_data, ClientEncoder};
 use crate::protocol::{Error, Flow, Translator};
@@ -164,14 +165,34 @@ impl ClientEncoder for GeminiEncoder {
 }
 
 /// A Gemini upstream's stream relayed to a Gemini caller: each event is
-/// checked to be JSON and passed on as it is; usage is the last
-/// `usageMetadata`; an `error` event ends the stream with the gateway's
-/// error event; a stream that ends before any `finishReason` (or a blocked
-/// prompt) is cut short.
+/// checked to be JSON and passed on as it is but for `modelVersion`, which
+/// names the caller's model; usage is the last `usageMetadata`; an `error`
+/// event ends the stream with the gateway's error event; a stream that ends
+/// before any `finishReason` (or a blocked prompt) is cut short.
 #[derive(Debug, Default)]
 pub struct GeminiPassThrough {
+    model: String,
     usage: Option<UsageMetadata>,
     done: bool,
+}
+
+impl GeminiPassThrough {
+    /// A relay naming `model` (the caller's) in every event.
+    pub fn new(model: impl Into<String>) -> Self {
+        Self {
+            model: model.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A Gemini answer (or event) with `modelVersion` set to `model`, when it
+/// has one (a `countTokens` answer has none); members otherwise unchanged.
+pub fn with_model(json: &[u8], model: &str) -> Option<Vec<u8>> {
+    let obj = RawObject::parse(json).ok()?;
+    obj.get("modelVersion")?;
+    let name = serde_json::to_vec(model).ok()?;
+    Some(obj.write_with(&[("modelVersion", &name)]))
 }
 
 impl Translator for GeminiPassThrough {
@@ -197,7 +218,10 @@ impl Translator for GeminiPassThrough {
             .prompt_feedback
             .is_some_and(|f| f.block_reason.is_some());
         self.done |= finished || blocked;
-        sse::write_data(out, data.as_bytes());
+        match with_model(data.as_bytes(), &self.model) {
+            Some(renamed) => sse::write_data(out, &renamed),
+            None => sse::write_data(out, data.as_bytes()),
+        }
         Ok(Flow::Continue)
     }
 

@@ -123,7 +123,7 @@ fn data(s: &str) -> SseEvent {
 
 #[test]
 fn the_relay_passes_events_and_reads_the_last_usage() {
-    let mut t = GeminiPassThrough::default();
+    let mut t = GeminiPassThrough::new("gem");
     let mut out = BytesMut::new();
     let first = r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hi"}]}}],"usageMetadata":{"promptTokenCount":2}}"#;
     let last = r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"!"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":2,"candidatesTokenCount":5,"totalTokenCount":7}}"#;
@@ -132,7 +132,18 @@ fn the_relay_passes_events_and_reads_the_last_usage() {
     t.end(&mut out).unwrap();
     assert_eq!(
         String::from_utf8(out.to_vec()).unwrap(),
-        format!("data: {first}\n\ndata: {last}\n\n")
+        format!("data: {first}\n\ndata: {last}\n\n"),
+        "events without modelVersion pass byte for byte"
+    );
+    let mut out = BytesMut::new();
+    t.event(
+        &data(r#"{"candidates":[{"finishReason":"STOP"}],"modelVersion":"gemini-2.5-flash"}"#),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        &out[..],
+        b"data: {\"candidates\":[{\"finishReason\":\"STOP\"}],\"modelVersion\":\"gem\"}\n\n"
     );
     let u = t.usage().unwrap();
     assert_eq!((u.prompt_tokens, u.completion_tokens), (2, 5));
@@ -140,7 +151,7 @@ fn the_relay_passes_events_and_reads_the_last_usage() {
 
 #[test]
 fn the_relay_refuses_cut_broken_and_error_streams() {
-    let mut cut = GeminiPassThrough::default();
+    let mut cut = GeminiPassThrough::new("gem");
     let mut out = BytesMut::new();
     cut.event(
         &data(r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]}}]}"#),
@@ -151,9 +162,9 @@ fn the_relay_refuses_cut_broken_and_error_streams() {
         cut.end(&mut out).unwrap_err().code.as_deref(),
         Some("upstream_stream_incomplete")
     );
-    let mut broken = GeminiPassThrough::default();
+    let mut broken = GeminiPassThrough::new("gem");
     assert!(broken.event(&data("{not json"), &mut out).is_err());
-    let mut failed = GeminiPassThrough::default();
+    let mut failed = GeminiPassThrough::new("gem");
     let e = failed
         .event(
             &data(r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#),
@@ -162,7 +173,7 @@ fn the_relay_refuses_cut_broken_and_error_streams() {
         .unwrap_err();
     assert_eq!(e.kind, crate::protocol::ErrorKind::Upstream(503));
     // A blocked prompt is a proper end.
-    let mut blocked = GeminiPassThrough::default();
+    let mut blocked = GeminiPassThrough::new("gem");
     blocked
         .event(
             &data(r#"{"promptFeedback":{"blockReason":"SAFETY"}}"#),
