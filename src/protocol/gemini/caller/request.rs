@@ -405,3 +405,7 @@ fn effort_for_level(level: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;
