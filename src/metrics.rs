@@ -41,6 +41,10 @@ pub enum Endpoint {
     StreamGenerateContent,
     /// Gemini `:countTokens`.
     GeminiCountTokens,
+    /// Gemini `:embedContent`.
+    EmbedContent,
+    /// Gemini `:batchEmbedContents`.
+    BatchEmbedContents,
 }
 
 impl Endpoint {
@@ -54,6 +58,8 @@ impl Endpoint {
             Endpoint::GenerateContent => "/v1beta/models/{model}:generateContent",
             Endpoint::StreamGenerateContent => "/v1beta/models/{model}:streamGenerateContent",
             Endpoint::GeminiCountTokens => "/v1beta/models/{model}:countTokens",
+            Endpoint::EmbedContent => "/v1beta/models/{model}:embedContent",
+            Endpoint::BatchEmbedContents => "/v1beta/models/{model}:batchEmbedContents",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! model rewritten) instead of converted.
 
 use crate::protocol::error::{Error, ErrorReply};
+use crate::protocol::openai::embeddings::{EmbeddingsRequest, Vector};
 use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
@@ -49,6 +50,15 @@ pub struct Parsed {
     pub answer: Arc<dyn Answer>,
 }
 
+/// The caller's answer body for embedding vectors, in input order.
+pub type EmbeddingsAnswer = Box<dyn Fn(&[Vector<'_>]) -> Vec<u8>>;
+
+/// An embeddings request in the lingua franca, and how its vectors go back.
+pub struct ParsedEmbeddings {
+    pub request: EmbeddingsRequest,
+    pub answer: EmbeddingsAnswer,
+}
+
 /// What the route of a call knows beyond its body.
 #[derive(Debug, Clone, Copy)]
 pub struct Routed<'a> {
@@ -81,6 +91,15 @@ pub trait CallerApi: Sync {
     /// not the body, names the model and asks for a stream (Gemini).
     fn parse_routed(&self, body: &[u8], _route: Routed<'_>) -> Result<Parsed, Error> {
         self.parse(body)
+    }
+    /// An embeddings body in this API's own shape (Gemini's
+    /// `embedContent`), in the lingua franca; `None`: the body is OpenAI's.
+    fn embeddings(
+        &self,
+        _body: &[u8],
+        _route: Routed<'_>,
+    ) -> Option<Result<ParsedEmbeddings, Error>> {
+        None
     }
     /// A token count made by the gateway (for providers without a count
     /// endpoint, or a caller API they do not speak): the caller's answer

@@ -1,7 +1,8 @@
 //! Gemini's API under `/v1beta` (the google-genai SDKs, Gemini CLI), served
 //! by any configured model: `POST /v1beta/models/{model}:generateContent`,
 //! `:streamGenerateContent` (`?alt=sse`: SSE; without it: one JSON array),
-//! `:countTokens`; `GET /v1beta/models` and `/v1beta/models/{model}`. The
+//! `:countTokens`, `:embedContent`, `:batchEmbedContents`; `GET
+//! /v1beta/models` and `/v1beta/models/{model}`. The
 //! same under `/v1/models/` (Gemini's `v1`, google-genai 3's default;
 //! `GET /v1/models` answers in Gemini's shape when `x-goog-api-key` is sent).
 //! `{model}` is the gateway's model name; one `/` in it is served as well
@@ -33,6 +34,8 @@ enum Method {
     Generate,
     Stream,
     CountTokens,
+    Embed,
+    BatchEmbed,
 }
 
 /// `{model}:{method}` → the model and the method; an unknown method is a
@@ -43,11 +46,13 @@ fn target(path: &str) -> Result<(&str, Method), GatewayError> {
         "generateContent" => Method::Generate,
         "streamGenerateContent" => Method::Stream,
         "countTokens" => Method::CountTokens,
+        "embedContent" => Method::Embed,
+        "batchEmbedContents" => Method::BatchEmbed,
         _ => {
             return Err(GatewayError::new(
                 ErrorKind::NotFound,
                 format!(
-                    "Unknown method `{}`: the gateway serves generateContent, streamGenerateContent and countTokens.",
+                    "Unknown method `{}`: the gateway serves generateContent, streamGenerateContent, countTokens, embedContent and batchEmbedContents.",
                     quoted(method)
                 ),
             )
@@ -94,6 +99,8 @@ pub async fn post(
         Method::Generate => (Endpoint::GenerateContent, Operation::Chat),
         Method::Stream => (Endpoint::StreamGenerateContent, Operation::Chat),
         Method::CountTokens => (Endpoint::GeminiCountTokens, Operation::CountTokens),
+        Method::Embed => (Endpoint::EmbedContent, Operation::Embeddings),
+        Method::BatchEmbed => (Endpoint::BatchEmbedContents, Operation::Embeddings),
     };
     let stream = method == Method::Stream;
     let resp = serve(

@@ -58,6 +58,11 @@ def openai_decide(req):
 
 def openai_responder(path, headers, body):
     req = json.loads(body)
+    if path.endswith("/embeddings"):
+        inputs = req["input"] if isinstance(req["input"], list) else [req["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": [0.5, float(i)]} for i in range(len(inputs))]
+        return 200, JSON, json.dumps({"object": "list", "data": data, "model": req["model"],
+                                      "usage": {"prompt_tokens": 2, "total_tokens": 2}}).encode()
     d = openai_decide(req)
     usage = {"prompt_tokens": USAGE["input"], "completion_tokens": USAGE["output"],
              "total_tokens": USAGE["input"] + USAGE["output"]}
@@ -184,6 +189,9 @@ def gemini_responder(path, headers, body):
     req = json.loads(body)
     if ":countTokens" in path:
         return 200, JSON, b'{"totalTokens": 42}'
+    if ":batchEmbedContents" in path:
+        embeddings = [{"values": [0.5, float(i)]} for i in range(len(req["requests"]))]
+        return 200, JSON, json.dumps({"embeddings": embeddings}).encode()
     d = gemini_decide(req)
     usage = {"promptTokenCount": USAGE["input"], "candidatesTokenCount": USAGE["output"],
              "totalTokenCount": USAGE["input"] + USAGE["output"]}

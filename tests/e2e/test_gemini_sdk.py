@@ -241,3 +241,29 @@ def test_raw_sse_and_json_array_streams(gateway, model):
         joined = "".join(p.get("text", "") for e in evs for p in e["candidates"][0]["content"]["parts"])
         assert "Say the word quoll" in joined
         assert evs[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+@pytest.mark.parametrize("model", ["demo", "openai-model", "gemini-model"])
+def test_embed_content(gateway, model):
+    base, ups = gateway
+    r = client(base).models.embed_content(
+        model=model, contents=["Hello world", "Goodbye"],
+        config=types.EmbedContentConfig(task_type="RETRIEVAL_DOCUMENT", output_dimensionality=2))
+    assert [len(e.values) for e in r.embeddings] == [2, 2]
+    if model == "demo":
+        return
+    assert [e.values for e in r.embeddings] == [[0.5, 0.0], [0.5, 1.0]]
+    sent = json.loads(last_request(ups, model)["body"])
+    if model == "openai-model":
+        assert sent["input"] == ["Hello world", "Goodbye"] and sent["dimensions"] == 2
+    else:
+        assert last_request(ups, model)["path"] == "/v1beta/models/upstream-gemini:batchEmbedContents"
+        assert sent["requests"][0]["taskType"] == "RETRIEVAL_DOCUMENT"
+        assert sent["requests"][1]["content"]["parts"][0]["text"] == "Goodbye"
+
+
+def test_embed_content_on_a_provider_without_embeddings_is_a_400(gateway):
+    base, _ = gateway
+    with pytest.raises(errors.ClientError) as e:
+        client(base).models.embed_content(model="anthropic-model", contents="Hello")
+    assert (e.value.code, e.value.status) == (400, "INVALID_ARGUMENT")

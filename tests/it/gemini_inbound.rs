@@ -571,3 +571,80 @@ async fn gemini_calls_are_counted_under_templated_endpoints() {
         "raw model paths never label a metric"
     );
 }
+
+#[tokio::test]
+async fn embed_content_and_batches_are_served_by_gemini_openai_and_the_mock() {
+    let single = json!({"model": "models/m", "content": {"parts": [{"text": "Hello world"}]},
+        "taskType": "RETRIEVAL_QUERY", "outputDimensionality": 2});
+    let batch = json!({"requests": [
+        {"model": "models/m", "content": {"parts": [{"text": "a"}]}},
+        {"model": "models/m", "content": {"parts": [{"text": "b"}]}}]});
+
+    let up = MockUpstream::start(|r| {
+        let n = r.json()["requests"].as_array().map_or(0, Vec::len);
+        let e: Vec<Value> = (0..n).map(|i| json!({"values": [0.125, i]})).collect();
+        MockReply::json(json!({"embeddings": e}).to_string())
+    });
+    let gw = TestGateway::start(&provider_config("gemini", &up.url("/v1beta")));
+    let v: Value = post(&gw, "/v1beta/models/m:embedContent", &single)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"embedding": {"values": [0.125, 0]}}));
+    let sent = up.requests()[0].clone();
+    assert_eq!(
+        sent.path,
+        "/v1beta/models/upstream-model:batchEmbedContents"
+    );
+    assert_eq!(
+        sent.json()["requests"][0],
+        json!({"model": "models/upstream-model", "content": {"parts": [{"text": "Hello world"}]},
+               "taskType": "RETRIEVAL_QUERY", "outputDimensionality": 2})
+    );
+    let v: Value = post(&gw, "/v1beta/models/m:batchEmbedContents", &batch)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v,
+        json!({"embeddings": [{"values": [0.125, 0]}, {"values": [0.125, 1]}]})
+    );
+
+    let up = MockUpstream::always(MockReply::json(
+        r#"{"object":"list","data":[{"object":"embedding","index":1,"embedding":[0.5]},{"object":"embedding","index":0,"embedding":[0.25]}],"model":"e","usage":{"prompt_tokens":2,"total_tokens":2}}"#,
+    ));
+    let gw = TestGateway::start(&provider_config("openai", &up.url("/v1")));
+    let resp = post(&gw, "/v1beta/models/m:batchEmbedContents", &batch).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("x-gateway-dropped-params").is_none());
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"embeddings": [{"values": [0.25]}, {"values": [0.5]}]})
+    );
+    let sent = up.single();
+    assert_eq!(sent.path, "/v1/embeddings");
+    assert_eq!(
+        sent.json(),
+        json!({"model": "upstream-model", "input": ["a", "b"], "encoding_format": "float"})
+    );
+
+    let gw = TestGateway::start(&openai_config("http://127.0.0.1:9", ""));
+    let v: Value = post(&gw, "/v1beta/models/demo:embedContent", &single)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["embedding"]["values"].as_array().unwrap().len(), 2);
+
+    let (up, gw) = behind("anthropic", "/v1", MockReply::json("{}"));
+    let resp = post(&gw, "/v1beta/models/m:embedContent", &single).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["status"],
+        "INVALID_ARGUMENT"
+    );
+    assert!(up.requests().is_empty());
+}

@@ -1,5 +1,6 @@
 //! The Gemini caller side of the seam.
 
+use super::embed;
 use super::request::{self, Converted};
 use super::stream::with_model;
 use super::{response, GeminiEncoder, GeminiPassThrough};
@@ -9,7 +10,7 @@ use crate::protocol::gemini::provider::response::usage_from;
 use crate::protocol::gemini::types::GenerateContentResponse;
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::{ChatResponse, StreamOptions, Usage};
-use crate::protocol::seam::{Answer, CallerApi, Parsed, Routed};
+use crate::protocol::seam::{Answer, CallerApi, Parsed, ParsedEmbeddings, Routed};
 use crate::protocol::sse;
 use crate::protocol::stream::{ClientEncoder, Translator};
 use bytes::{Bytes, BytesMut};
@@ -106,6 +107,21 @@ impl CallerApi for GeminiCaller {
 
     fn error_event(&self, e: &ErrorReply<'_>, out: &mut BytesMut) {
         sse::write_data(out, &self.error_body(e));
+    }
+
+    /// `embedContent` and `batchEmbedContents` bodies ([`embed`]).
+    fn embeddings(
+        &self,
+        body: &[u8],
+        route: Routed<'_>,
+    ) -> Option<Result<ParsedEmbeddings, Error>> {
+        Some(embed::to_openai(body, route.model).map(|e| {
+            let batch = e.batch;
+            ParsedEmbeddings {
+                request: e.request,
+                answer: Box::new(move |vectors| embed::response(vectors, batch)),
+            }
+        }))
     }
 
     /// `countTokens` answered here: the documented estimate over the

@@ -8,6 +8,8 @@
 //! * [`stream`]: OpenAI chunks → Gemini stream events ([`GeminiEncoder`]),
 //!   the relay of a Gemini stream ([`GeminiPassThrough`]), and the JSON-array
 //!   form of `streamGenerateContent` without `alt=sse` ([`JsonArray`]).
+//! * [`embed`]: `embedContent` and `batchEmbedContents` through the
+//!   lingua franca of embeddings.
 //! * [`models`]: `GET /v1beta/models` entries.
 //!
 //! Answers name the model the caller asked for (`modelVersion`); tool calls
@@ -15,6 +17,7 @@
 //! `functionResponse.id` pairs them back exactly.
 
 mod api;
+pub mod embed;
 pub mod models;
 pub mod request;
 pub mod response;
