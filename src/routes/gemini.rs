@@ -200,7 +200,8 @@ pub fn listing(caller: &Caller) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "models": models }))
 }
 
-/// `GET /v1beta/models/{model}`: one model the key may use, else 404.
+/// `GET /v1beta/models/{model}`: one model the key may use, else 404;
+/// under `/v1/models/` without Gemini's key header in OpenAI's shape.
 pub async fn get(
     req: HttpRequest,
     caller: Result<Caller, ApiError>,
@@ -208,9 +209,16 @@ pub async fn get(
     let caller = caller?;
     let path = joined(&req);
     let name = model_name(&path);
-    let found = usable(&caller)
-        .find(|m| &*m.name == name)
-        .map(|m| models::entry(&m.name, m.default_max_tokens));
+    let api = ApiError::api_of(&req);
+    let found = usable(&caller).find(|m| &*m.name == name).map(|m| {
+        if api == InboundApi::Gemini {
+            models::entry(&m.name, m.default_max_tokens)
+        } else {
+            // OpenAI's `GET /v1/models/{model}` (no Gemini key header).
+            serde_json::json!({"id": &*m.name, "object": "model", "created": 0,
+                               "owned_by": &**m.owner()})
+        }
+    });
     match found {
         Some(entry) => Ok(HttpResponse::Ok().json(entry)),
         None => Err(ApiError(
@@ -222,7 +230,7 @@ pub async fn get(
                 ),
             )
             .with_code("model_not_found"),
-            InboundApi::Gemini,
+            api,
         )),
     }
 }

@@ -535,6 +535,26 @@ async fn models_are_listed_and_got_in_geminis_shape() {
         .unwrap()
         .contains(&json!("generateContent")));
     assert!(one["inputTokenLimit"].as_u64().unwrap() > 0);
+    let v1: Value = get("/v1/models/demo", "sk-test")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1, one, "Gemini's v1 with its key header");
+    let openai: Value = client()
+        .get(gw.url("/v1/models/demo"))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        openai,
+        json!({"id": "demo", "object": "model", "created": 0, "owned_by": "mock"})
+    );
     let hidden = get("/v1beta/models/gpt-4o", "sk-narrow").await.unwrap();
     assert_eq!(hidden.status(), 404);
     assert_eq!(
