@@ -668,3 +668,38 @@ async fn embed_content_and_batches_are_served_by_gemini_openai_and_the_mock() {
     );
     assert!(up.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_mid_stream_error_is_the_json_arrays_last_element() {
+    let (_up, gw) = behind(
+        "gemini",
+        "/v1beta",
+        MockReply::sse(&fixture("gemini/stream_error.sse")),
+    );
+    let resp = post(&gw, "/v1beta/models/m:streamGenerateContent", &chat_body()).await;
+    assert_eq!(resp.status(), 200);
+    let events = array_events(&resp.text().await.unwrap());
+    let last = events.last().unwrap();
+    assert_eq!(last["error"]["status"], "UNAVAILABLE", "{last}");
+    assert!(events[..events.len() - 1]
+        .iter()
+        .all(|e| e.get("candidates").is_some()));
+}
+
+#[tokio::test]
+async fn a_model_outside_the_keys_allow_list_is_permission_denied() {
+    let gw = TestGateway::start(&openai_config(
+        "http://127.0.0.1:9",
+        "[[api_keys]]\nkey = \"sk-narrow\"\nname = \"narrow\"\nmodels = [\"demo\"]\n",
+    ));
+    let resp = client()
+        .post(gw.url("/v1beta/models/gpt-4o:generateContent"))
+        .header("x-goog-api-key", "sk-narrow")
+        .json(&chat_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["status"], "PERMISSION_DENIED");
+}
