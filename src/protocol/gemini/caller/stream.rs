@@ -14,7 +14,7 @@ use super::{finish_reason, response_id, usage_metadata};
 use crate::protocol::error::cut_short;
 use crate::protocol::gemini::provider::response::{error_from_value, usage_from};
 use crate::protocol::gemini::types::{
-    Candidate, ContentIn, GenerateContentResponse, PartIn, UsageMetadata,
+    Candidate, ContentIn, GenerateContentResponse, PartIn, PromptFeedback, UsageMetadata,
 };
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::{ChatChunk, FinishReason, Usage};
@@ -23,6 +23,8 @@ use crate::protocol::sse::{self, SseEvent, SseParser};
 use crate::protocol::stream::{write_json_data, ClientEncoder};
 use crate::protocol::{Error, Flow, Translator};
 use bytes::{BufMut, BytesMut};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 /// OpenAI chunks → Gemini stream events (see the module docs).
 #[derive(Debug)]
@@ -186,6 +188,13 @@ impl GeminiPassThrough {
     }
 }
 
+/// Whether a candidate finished, and nothing else of it.
+#[derive(Deserialize)]
+struct FinishProbe {
+    #[serde(default, rename = "finishReason")]
+    finish_reason: Option<IgnoredAny>,
+}
+
 /// A Gemini answer (or event) with `modelVersion` set to `model`, when it
 /// has one (a `countTokens` answer has none); members otherwise unchanged.
 pub fn with_model(json: &[u8], model: &str) -> Option<Vec<u8>> {
@@ -201,26 +210,32 @@ impl Translator for GeminiPassThrough {
         if data.is_empty() {
             return Ok(Flow::Continue);
         }
-        let resp: GenerateContentResponse = serde_json::from_str(data).map_err(|_| unreadable())?;
-        if let Some(error) = resp.error {
+        // One scan of the event; only the members the relay reads are
+        // parsed (the parts' text is not copied).
+        let obj = RawObject::parse(data.as_bytes()).map_err(|_| unreadable())?;
+        let member = |key| obj.get(key).filter(|v| v.get() != "null");
+        if let Some(error) = member("error") {
             self.done = true;
+            let error = serde_json::from_str(error.get()).unwrap_or_default();
             return Err(error_from_value(500, error, None));
         }
-        if resp.usage_metadata.is_some() {
-            self.usage = resp.usage_metadata;
+        if let Some(u) = member("usageMetadata") {
+            self.usage = Some(serde_json::from_str(u.get()).map_err(|_| unreadable())?);
         }
-        let finished = resp
-            .candidates
-            .iter()
-            .flatten()
-            .any(|c| c.finish_reason.is_some());
-        let blocked = resp
-            .prompt_feedback
-            .is_some_and(|f| f.block_reason.is_some());
-        self.done |= finished || blocked;
-        match with_model(data.as_bytes(), &self.model) {
-            Some(renamed) => sse::write_data(out, &renamed),
-            None => sse::write_data(out, data.as_bytes()),
+        if let Some(c) = member("candidates") {
+            let candidates: Vec<FinishProbe> =
+                serde_json::from_str(c.get()).map_err(|_| unreadable())?;
+            self.done |= candidates.iter().any(|c| c.finish_reason.is_some());
+        }
+        if let Some(f) = member("promptFeedback") {
+            let feedback: PromptFeedback = serde_json::from_str(f.get()).unwrap_or_default();
+            self.done |= feedback.block_reason.is_some();
+        }
+        if member("modelVersion").is_some() {
+            let name = serde_json::to_vec(&self.model).unwrap_or_default();
+            sse::write_data(out, &obj.write_with(&[("modelVersion", &name)]));
+        } else {
+            sse::write_data(out, data.as_bytes());
         }
         Ok(Flow::Continue)
     }
