@@ -1,7 +1,9 @@
 //! Who is calling, from their gateway key ([`authenticate`]).
 //!
 //! The key comes from `Authorization: Bearer <key>` (any case of the scheme;
-//! a bare key without it is refused) or `x-api-key`. Missing,
+//! a bare key without it is refused) or `x-api-key`; on Gemini's routes
+//! also from `x-goog-api-key` or `?key=` (as the google-genai SDKs and
+//! Gemini CLI send it; request paths are logged without the query). Missing,
 //! unknown and disabled keys get the same 401, so a caller cannot probe which
 //! keys exist; keys are looked up by SHA-256 digest (see
 //! [`key_digest`](crate::config::key_digest)).
@@ -10,6 +12,7 @@ use crate::config::Snapshot;
 use crate::error::{ErrorKind, GatewayError};
 use crate::state::Shared;
 use actix_web::{web, HttpRequest};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// An authenticated caller and the snapshot their request is served with.
@@ -32,15 +35,46 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Where Gemini's routes live.
+pub const GEMINI_PREFIX: &str = "/v1beta/";
+
+/// Whether a request is for Gemini's API: under `/v1beta/`, or under
+/// `/v1/models` (Gemini's `v1`, which google-genai 3 uses by default) with
+/// a `:method` or Gemini's key header.
+pub fn is_gemini(req: &HttpRequest) -> bool {
+    let path = req.path();
+    path.starts_with(GEMINI_PREFIX)
+        || (path.starts_with("/v1/models")
+            && (path.contains(':') || req.headers().contains_key("x-goog-api-key")))
+}
+
 /// The presented key, if any: the bearer token, else `x-api-key`
-/// (Anthropic's SDKs).
-fn presented_key(req: &HttpRequest) -> Option<&str> {
-    bearer_token(req).or_else(|| {
+/// (Anthropic's SDKs), else on Gemini's routes `x-goog-api-key` or the
+/// `key` query parameter.
+fn presented_key(req: &HttpRequest) -> Option<Cow<'_, str>> {
+    let header = |name: &str| {
         req.headers()
-            .get("x-api-key")
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
-    })
+    };
+    if let Some(key) = bearer_token(req).or_else(|| header("x-api-key")) {
+        return Some(Cow::Borrowed(key));
+    }
+    if !is_gemini(req) {
+        return None;
+    }
+    if let Some(key) = header("x-goog-api-key") {
+        return Some(Cow::Borrowed(key));
+    }
+    #[derive(serde::Deserialize)]
+    struct KeyParam {
+        key: Option<String>,
+    }
+    web::Query::<KeyParam>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().key)
+        .map(Cow::Owned)
 }
 
 /// Authenticates a request against the live snapshot: missing, unknown and
@@ -55,7 +89,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Caller, GatewayError> {
     let snapshot = shared.snapshot();
     let entry = presented_key(req)
         .filter(|k| !k.is_empty())
-        .and_then(|k| snapshot.key(k))
+        .and_then(|k| snapshot.key(&k))
         .filter(|e| e.enabled);
     match entry {
         Some(e) => Ok(Caller {

@@ -36,6 +36,16 @@ pub enum Endpoint {
     CountTokens,
     Embeddings,
     Responses,
+    /// Gemini `:generateContent`.
+    GenerateContent,
+    /// Gemini `:streamGenerateContent`.
+    StreamGenerateContent,
+    /// Gemini `:countTokens`.
+    GeminiCountTokens,
+    /// Gemini `:embedContent`.
+    EmbedContent,
+    /// Gemini `:batchEmbedContents`.
+    BatchEmbedContents,
 }
 
 impl Endpoint {
@@ -47,6 +57,11 @@ impl Endpoint {
             Endpoint::CountTokens => "/v1/messages/count_tokens",
             Endpoint::Embeddings => "/v1/embeddings",
             Endpoint::Responses => "/v1/responses",
+            Endpoint::GenerateContent => "/v1beta/models/{model}:generateContent",
+            Endpoint::StreamGenerateContent => "/v1beta/models/{model}:streamGenerateContent",
+            Endpoint::GeminiCountTokens => "/v1beta/models/{model}:countTokens",
+            Endpoint::EmbedContent => "/v1beta/models/{model}:embedContent",
+            Endpoint::BatchEmbedContents => "/v1beta/models/{model}:batchEmbedContents",
         }
     }
 }

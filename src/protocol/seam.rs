@@ -13,11 +13,12 @@
 //! model rewritten) instead of converted.
 
 use crate::protocol::error::{Error, ErrorReply};
+use crate::protocol::openai::embeddings::{EmbeddingsRequest, Vector};
 use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
-use crate::protocol::{anthropic, openai};
-use bytes::BytesMut;
+use crate::protocol::{anthropic, gemini, openai};
+use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ pub enum InboundApi {
     /// OpenAI Responses: OpenAI's error shape; streams end in
     /// `response.failed`.
     Responses,
+    /// Gemini `generateContent`: `{"error":{"code","message","status"}}`.
+    Gemini,
 }
 
 impl InboundApi {
@@ -40,6 +43,7 @@ impl InboundApi {
             InboundApi::OpenAi => &openai::caller::OpenAiCaller,
             InboundApi::Anthropic => &anthropic::caller::AnthropicCaller,
             InboundApi::Responses => &openai::responses::ResponsesCaller,
+            InboundApi::Gemini => &gemini::caller::GeminiCaller,
         }
     }
 }
@@ -52,6 +56,24 @@ pub struct Parsed {
 
 /// A relayed whole answer made a call's own, and its usage.
 pub type Relayed = (Vec<u8>, Option<Usage>);
+
+/// The caller's answer body for embedding vectors, in input order.
+pub type EmbeddingsAnswer = Box<dyn Fn(&[Vector<'_>]) -> Vec<u8>>;
+
+/// An embeddings request in the lingua franca, and how its vectors go back.
+pub struct ParsedEmbeddings {
+    pub request: EmbeddingsRequest,
+    pub answer: EmbeddingsAnswer,
+}
+
+/// What the route of a call knows beyond its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Routed<'a> {
+    /// The gateway model name the call routes on.
+    pub model: &'a str,
+    /// Whether the caller asked for a stream.
+    pub stream: bool,
+}
 
 /// How a converted answer goes back to one caller (per request: it knows
 /// what the request asked, e.g. the model name to echo, renamed tools).
@@ -82,12 +104,42 @@ pub trait Answer: Send + Sync {
 pub trait CallerApi: Sync {
     /// Parses a request body.
     fn parse(&self, body: &[u8]) -> Result<Parsed, Error>;
+    /// Parses a request body with what the route knows: for APIs whose URL,
+    /// not the body, names the model and asks for a stream (Gemini).
+    fn parse_routed(&self, body: &[u8], _route: Routed<'_>) -> Result<Parsed, Error> {
+        self.parse(body)
+    }
+    /// An embeddings body in this API's own shape (Gemini's
+    /// `embedContent`), in the lingua franca; `None`: the body is OpenAI's.
+    fn embeddings(
+        &self,
+        _body: &[u8],
+        _route: Routed<'_>,
+    ) -> Option<Result<ParsedEmbeddings, Error>> {
+        None
+    }
+    /// A token count made by the gateway (for providers without a count
+    /// endpoint, or a caller API they do not speak): the caller's answer
+    /// body. APIs without a count endpoint keep the default refusal.
+    fn count_estimate(&self, _body: &[u8]) -> Result<Vec<u8>, Error> {
+        Err(Error::invalid("this API has no token count endpoint"))
+    }
     /// The relay of a stream from a provider that speaks this API;
     /// `include_usage`: the caller asked for the usage chunk.
     fn relay(&self, include_usage: bool) -> Box<dyn Translator>;
     /// The usage in a relayed whole answer (an unreadable answer is an
     /// error).
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error>;
+    /// The relay of a stream, for APIs whose answers are rewritten with
+    /// what the route knows (Gemini: `modelVersion` is the caller's model).
+    fn relay_routed(&self, include_usage: bool, _route: Routed<'_>) -> Box<dyn Translator> {
+        self.relay(include_usage)
+    }
+    /// A relayed whole answer as the caller gets it, and its usage.
+    fn relayed(&self, body: Bytes, _route: Routed<'_>) -> Result<(Bytes, Option<Usage>), Error> {
+        let usage = self.relayed_usage(&body)?;
+        Ok((body, usage))
+    }
     /// An error body.
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8>;
     /// An error as a mid-stream event.

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod call;
 pub mod chat;
 pub mod embeddings;
+pub mod gemini;
 pub mod health;
 pub mod messages;
 pub mod models;
@@ -38,6 +39,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/responses", web::post().to(responses::create))
         .route("/v1/responses", web::get().to(responses::websocket))
         .route("/v1/responses/{id}", web::get().to(responses::get))
+        .route("/v1/models/{target}", web::post().to(gemini::post))
+        .route("/v1/models/{owner}/{target}", web::post().to(gemini::post))
+        .route("/v1/models/{target}", web::get().to(gemini::get))
+        .route("/v1/models/{owner}/{target}", web::get().to(gemini::get))
+        .route("/v1beta/models", web::get().to(gemini::list))
+        .route("/v1beta/models/{target}", web::post().to(gemini::post))
+        .route(
+            "/v1beta/models/{owner}/{target}",
+            web::post().to(gemini::post),
+        )
+        .route("/v1beta/models/{target}", web::get().to(gemini::get))
+        .route(
+            "/v1beta/models/{owner}/{target}",
+            web::get().to(gemini::get),
+        )
         .route("/admin/reload", web::post().to(admin::reload));
 }
 
@@ -46,10 +62,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct ApiError(pub GatewayError, pub InboundApi);
 
 impl ApiError {
-    /// The inbound API a request speaks: Anthropic on `/v1/messages*` and
-    /// for any request carrying `anthropic-version` (the Anthropic SDKs
-    /// always send it), OpenAI otherwise.
+    /// The inbound API a request speaks: Gemini's ([`crate::auth::is_gemini`]); Anthropic
+    /// on `/v1/messages*` and for any request carrying `anthropic-version`
+    /// (the Anthropic SDKs always send it), OpenAI otherwise.
     pub fn api_of(req: &HttpRequest) -> InboundApi {
+        if crate::auth::is_gemini(req) {
+            return InboundApi::Gemini;
+        }
         if req.path().starts_with("/v1/messages") || req.headers().contains_key("anthropic-version")
         {
             InboundApi::Anthropic

@@ -9,8 +9,12 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use std::sync::Arc;
 
-/// Lists the configured models whose provider is enabled.
+/// Lists the configured models whose provider is enabled (Gemini's shape
+/// for a Gemini caller: `x-goog-api-key` sent).
 pub async fn list(req: HttpRequest, caller: Caller) -> HttpResponse {
+    if crate::auth::is_gemini(&req) {
+        return super::gemini::listing(&caller);
+    }
     let models: Vec<&Arc<ModelRoute>> = caller
         .snapshot
         .models

@@ -84,10 +84,23 @@ impl Call {
         self
     }
 
+    /// What the route tells the caller's side: the model asked for (also
+    /// when a fallback serves) and whether it streams.
+    pub fn routed(&self) -> protocol::seam::Routed<'_> {
+        protocol::seam::Routed {
+            model: &self.route.name,
+            stream: self.stream,
+        }
+    }
+
     /// The request in the lingua franca, parsed once for all attempts.
     pub fn parsed(&self) -> Result<&Parsed, GatewayError> {
         self.parsed
-            .get_or_init(|| self.inbound.caller().parse(self.body.bytes()))
+            .get_or_init(|| {
+                self.inbound
+                    .caller()
+                    .parse_routed(self.body.bytes(), self.routed())
+            })
             .as_ref()
             .map_err(|e| e.clone().into())
     }

@@ -11,15 +11,14 @@
 use super::{mock, Attempt, ExtraHeaders, Operation, Reply, StreamSummary};
 use crate::config::{ProviderKind, ProviderSettings};
 use crate::error::GatewayError;
-use crate::protocol::anthropic::caller::estimate_input_tokens;
 use crate::protocol::anthropic::provider::AnthropicProvider;
 use crate::protocol::gemini::provider::{self as gemini, GeminiProvider};
 use crate::protocol::openai::embeddings::{self, EmbeddingsRequest};
 use crate::protocol::openai::provider::OpenAiProvider;
 use crate::protocol::openai::responses;
 use crate::protocol::openai::{ChatChunk, Usage};
-use crate::protocol::seam::{Answer as CallerAnswer, Target};
-use crate::protocol::{ClientEncoder, Decoded, InboundApi, ProviderApi, Translator};
+use crate::protocol::seam::{Answer as CallerAnswer, ParsedEmbeddings, Target};
+use crate::protocol::{ClientEncoder, Decoded, Error, InboundApi, ProviderApi, Translator};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -86,8 +85,7 @@ pub fn plan(a: &Attempt) -> Result<Planned, GatewayError> {
         Operation::Chat => convert(a, provider, t).map(Planned::Send),
         Operation::CountTokens if native => relay(a, provider, t).map(Planned::Send),
         Operation::CountTokens => count_estimate(a),
-        Operation::Embeddings if native => relay(a, provider, t).map(Planned::Send),
-        Operation::Embeddings => embeddings(a, provider, t),
+        Operation::Embeddings => embeddings(a, provider, t, native),
     }
 }
 
@@ -115,11 +113,11 @@ fn relay(
 ) -> Result<Prepared, GatewayError> {
     let caller = a.call.inbound.caller();
     let answer = if t.stream {
-        Answer::Stream(caller.relay(a.call.include_usage))
+        Answer::Stream(caller.relay_routed(a.call.include_usage, a.call.routed()))
     } else {
+        let call = a.call.clone();
         Answer::Whole(Box::new(move |body: Bytes| {
-            let usage = caller.relayed_usage(&body)?;
-            Ok((body, usage))
+            Ok(caller.relayed(body, call.routed())?)
         }))
     };
     Ok(Prepared {
@@ -232,33 +230,87 @@ fn dropped_header(dropped: Vec<String>) -> ExtraHeaders {
     vec![("x-gateway-dropped-params", names.join(","))]
 }
 
-/// `count_tokens` for a provider without a count endpoint: the documented
-/// estimate.
+/// A token count for a provider without a count endpoint (or one in
+/// another API): the documented estimate, in the caller's shape.
 fn count_estimate(a: &Attempt) -> Result<Planned, GatewayError> {
-    let n = estimate_input_tokens(a.call.body.bytes())?;
-    Ok(local_json(serde_json::json!({ "input_tokens": n }), None))
+    let body = a
+        .call
+        .inbound
+        .caller()
+        .count_estimate(a.call.body.bytes())?;
+    Ok(local(body.into(), None))
 }
 
-/// Embeddings for a provider that does not speak the OpenAI API: Gemini's
-/// `batchEmbedContents`; the others have no embeddings endpoint.
+/// An embeddings request as the lingua franca, and the caller's answer for
+/// its vectors: the caller API's own shape (Gemini's), or OpenAI's.
+fn embeddings_request(a: &Attempt) -> Result<ParsedEmbeddings, GatewayError> {
+    match own_embeddings(a) {
+        Some(parsed) => Ok(parsed?),
+        None => openai_embeddings(a),
+    }
+}
+
+/// An embeddings body in the caller API's own shape, if it has one.
+fn own_embeddings(a: &Attempt) -> Option<Result<ParsedEmbeddings, Error>> {
+    a.call
+        .inbound
+        .caller()
+        .embeddings(a.call.body.bytes(), a.call.routed())
+}
+
+/// An OpenAI embeddings body and OpenAI's answer.
+fn openai_embeddings(a: &Attempt) -> Result<ParsedEmbeddings, GatewayError> {
+    let req = EmbeddingsRequest::parse(a.call.body.bytes())?;
+    let (model, format) = (a.target.api_model.clone(), req.format());
+    let estimate = embeddings::estimate_tokens(&req.input);
+    Ok(ParsedEmbeddings {
+        request: req,
+        answer: Box::new(move |vectors| {
+            embeddings::openai_response(&model, vectors, format, estimate)
+        }),
+    })
+}
+
+/// Reads a provider's embeddings answer: one vector per input, in order.
+type ReadVectors = for<'b> fn(&'b [u8], usize) -> Result<Vec<embeddings::Vector<'b>>, Error>;
+
+/// Embeddings the caller does not send in the provider's own API: Gemini's
+/// `batchEmbedContents`, or (for a caller in another API) OpenAI's
+/// `/embeddings`; Anthropic has no embeddings endpoint. A caller speaking
+/// the provider's API is relayed.
 fn embeddings(
     a: &Attempt,
     provider: &'static dyn ProviderApi,
     t: &Target<'_>,
+    native: bool,
 ) -> Result<Planned, GatewayError> {
+    let parsed = match own_embeddings(a) {
+        Some(own) => own?,
+        None if native => return relay(a, provider, t).map(Planned::Send),
+        None => openai_embeddings(a)?,
+    };
     let p = &a.target.provider;
-    if p.kind != ProviderKind::Gemini {
-        return Err(GatewayError::invalid(format!(
-            "The model `{}` routes to the provider `{}`, which has no embeddings endpoint.",
-            a.model, p.id
-        ))
-        .with_param("model")
-        .with_code("embeddings_not_supported"));
-    }
-    let req = EmbeddingsRequest::parse(a.call.body.bytes())?;
-    let (body, dropped) = gemini::embeddings::to_gemini(&req, t.api_model)?;
-    let (model, format) = (a.target.api_model.clone(), req.format());
+    let (body, dropped, read): (Vec<u8>, Vec<String>, ReadVectors) = match p.kind {
+        ProviderKind::Gemini => {
+            let (body, dropped) = gemini::embeddings::to_gemini(&parsed.request, t.api_model)?;
+            (body, dropped, gemini::embeddings::from_gemini)
+        }
+        ProviderKind::OpenAi => {
+            let (body, dropped) = embeddings::openai_request(&parsed.request, t.api_model);
+            (body, dropped, embeddings::openai_vectors)
+        }
+        ProviderKind::Anthropic | ProviderKind::Mock => {
+            return Err(GatewayError::invalid(format!(
+                "The model `{}` routes to the provider `{}`, which has no embeddings endpoint.",
+                a.model, p.id
+            ))
+            .with_param("model")
+            .with_code("embeddings_not_supported"))
+        }
+    };
+    let req = &parsed.request;
     let (expected, estimate) = (req.input.len(), embeddings::estimate_tokens(&req.input));
+    let back = parsed.answer;
     Ok(Planned::Send(Prepared {
         url: provider.url(t, Operation::Embeddings),
         headers: provider.headers(t),
@@ -266,9 +318,8 @@ fn embeddings(
         extra_headers: dropped_header(dropped),
         provider,
         answer: Answer::Whole(Box::new(move |b: Bytes| {
-            let vectors = gemini::embeddings::from_gemini(&b, expected)?;
-            let out = embeddings::openai_response(&model, &vectors, format, estimate);
-            Ok((out.into(), Some(input_usage(estimate))))
+            let vectors = read(&b, expected)?;
+            Ok((back(&vectors).into(), Some(input_usage(estimate))))
         })),
     }))
 }
@@ -293,15 +344,18 @@ fn mock_plan(a: &Attempt) -> Result<Planned, GatewayError> {
         }
         Operation::CountTokens => count_estimate(a),
         Operation::Embeddings => {
-            let req = EmbeddingsRequest::parse(a.call.body.bytes())?;
+            let parsed = embeddings_request(a)?;
+            let req = &parsed.request;
             let vectors: Vec<embeddings::Vector> =
                 embeddings::mock_vectors(&req.input, req.dimensions)
                     .into_iter()
                     .map(embeddings::Vector::Computed)
                     .collect();
             let estimate = embeddings::estimate_tokens(&req.input);
-            let body = embeddings::openai_response(model, &vectors, req.format(), estimate);
-            Ok(local(body.into(), Some(input_usage(estimate))))
+            Ok(local(
+                (parsed.answer)(&vectors).into(),
+                Some(input_usage(estimate)),
+            ))
         }
     }
 }
@@ -346,10 +400,6 @@ fn local(body: Bytes, usage: Option<Usage>) -> Planned {
         headers: Vec::new(),
         upstream: Duration::ZERO,
     })
-}
-
-fn local_json(v: serde_json::Value, usage: Option<Usage>) -> Planned {
-    local(serde_json::to_vec(&v).unwrap_or_default().into(), usage)
 }
 
 /// Usage of a call that only consumed input tokens.

@@ -41,7 +41,20 @@ pub const CALLERS: &[Caller] = &[
         key_header: ("authorization", "Bearer sk-test"),
         headers: &[],
     },
+    Caller {
+        name: "gemini",
+        path: "/v1beta/models/m:generateContent",
+        key_header: ("x-goog-api-key", GATEWAY_KEY),
+        headers: &[],
+    },
 ];
+
+/// Callers whose URL, not the body, names the model and asks for a stream
+/// (Gemini), with the path of a streamed request: their request files name
+/// no model, and a top-level `"stream": true` in one picks this path (and
+/// is not sent).
+pub const URL_ROUTED: &[(&str, &str)] =
+    &[("gemini", "/v1beta/models/m:streamGenerateContent?alt=sse")];
 
 /// A provider type, one row of the table: served by a recording mock
 /// upstream at `base_path`, or in-process (the `mock` type).

@@ -2,7 +2,7 @@
 //! answer, the gateway in front of it as a provider of the cell's type, and
 //! the case's request sent by the cell's caller.
 
-use crate::case::Cell;
+use crate::case::{Cell, URL_ROUTED};
 use crate::common::{client, provider_config, MockUpstream, Recorded, TestGateway};
 use crate::json::Json;
 
@@ -31,13 +31,33 @@ fn config(cell: &Cell, base_url: &str) -> String {
     )
 }
 
-/// The case's request for the cell's caller, with `model` set to `m`.
-fn request(cell: &Cell) -> Json {
+/// The case's request for the cell's caller and the path it goes to, with
+/// `model` set to `m` (in the body, or in the URL for [`URL_ROUTED`]
+/// callers).
+fn request(cell: &Cell) -> (&'static str, Json) {
     let path = cell.case.request_path(cell.caller);
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     let mut body = Json::parse(&text).unwrap_or_else(|| panic!("{path:?}: not JSON"));
-    body.set("model", Json::String("m".into()));
-    body
+    match URL_ROUTED
+        .iter()
+        .find(|(name, _)| *name == cell.caller.name)
+    {
+        Some((_, stream_path)) => {
+            let stream = body.take("stream") == Some(Json::Bool(true));
+            (
+                if stream {
+                    stream_path
+                } else {
+                    cell.caller.path
+                },
+                body,
+            )
+        }
+        None => {
+            body.set("model", Json::String("m".into()));
+            (cell.caller.path, body)
+        }
+    }
 }
 
 /// Runs the cell.
@@ -52,9 +72,9 @@ pub async fn run(cell: &Cell<'_>) -> Exchange {
         None => (None, "http://127.0.0.1:9".to_owned()),
     };
     let gw = TestGateway::start(&config(cell, &base_url));
-    let body = request(cell);
+    let (path, body) = request(cell);
     let mut req = client()
-        .post(gw.url(cell.caller.path))
+        .post(gw.url(path))
         .header(cell.caller.key_header.0, cell.caller.key_header.1)
         .header("content-type", "application/json");
     for (name, value) in cell.caller.headers {

@@ -45,6 +45,15 @@ impl Json {
         }
     }
 
+    /// Removes `key` of an object and returns its value.
+    pub fn take(&mut self, key: &str) -> Option<Json> {
+        let Json::Object(entries) = self else {
+            return None;
+        };
+        let at = entries.iter().position(|(k, _)| k == key)?;
+        Some(entries.remove(at).1)
+    }
+
     /// Every string value, depth first.
     pub fn strings(&self) -> Vec<&str> {
         let mut out = Vec::new();

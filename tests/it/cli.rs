@@ -326,3 +326,47 @@ async fn json_logs_have_one_object_per_line_with_the_call_and_never_the_key_or_p
     assert_eq!(v["status"], 200);
     assert!(v["duration_ms"].is_number());
 }
+
+#[tokio::test]
+async fn a_gemini_key_in_the_query_never_reaches_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = openai_config("http://127.0.0.1:9", "").replace(
+        "log_level = \"warn\"",
+        "log_level = \"debug\"\nlog_format = \"json\"",
+    );
+    let p = write_config(&dir, &text);
+    let port = free_port();
+    let log = dir.path().join("out.log");
+    let mut proc = Proc::serve(&p, port, &[], Some(&log));
+    proc.wait_ready(port).await;
+    let resp = client()
+        .post(format!(
+            "http://127.0.0.1:{port}/v1beta/models/demo:streamGenerateContent?alt=sse&key=sk-test"
+        ))
+        .header("x-request-id", "req-gem-1")
+        .json(&json!({"contents": [{"parts": [{"text": "secret prompt words"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = std::fs::read_to_string(&log).unwrap();
+        if let Some(line) = out
+            .lines()
+            .find(|l| l.contains("req-gem-1") && l.contains("\"status\""))
+        {
+            assert!(
+                !out.contains("sk-test") && !out.contains("secret prompt"),
+                "{out}"
+            );
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["path"], "/v1beta/models/demo:streamGenerateContent");
+            assert_eq!(v["api_key"], "team-a");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no access line in:\n{out}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -11,6 +11,7 @@ mod cli;
 mod cost;
 mod embeddings;
 mod errors;
+mod gemini_inbound;
 mod governance;
 mod messages;
 mod metrics;

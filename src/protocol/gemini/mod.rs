@@ -5,7 +5,11 @@
 //! * [`provider`]: Gemini as a provider: OpenAI chat (and embeddings)
 //!   requests → Gemini bodies, and Gemini answers, streams and error bodies
 //!   → OpenAI shapes.
+//! * [`caller`]: Gemini as a caller (google-genai, Gemini CLI): Gemini
+//!   requests → OpenAI chat, and OpenAI answers and chunks → Gemini
+//!   responses and stream events.
 
+pub mod caller;
 pub mod provider;
 pub mod schema;
 pub mod types;

@@ -391,6 +391,58 @@ fn finalize(n: Node) -> Map<String, Value> {
     out
 }
 
+/// Gemini's `Schema` → JSON Schema, for a Gemini caller's `parameters` and
+/// `responseSchema` sent to other providers (the reverse of
+/// [`clean_schema`]): `type` lower-cased, `nullable: true` becomes a
+/// `["t", "null"]` type, `propertyOrdering` is dropped, and `properties`,
+/// `items` and `anyOf` are converted recursively; every other keyword
+/// (`description`, `enum`, `required`, `format`, bounds, …) is already JSON
+/// Schema and kept. Deeper than [`MAX_DEPTH`] a sub-schema becomes `{}`.
+pub fn to_json_schema(schema: &Value) -> Value {
+    reverse(schema, 0)
+}
+
+fn reverse(schema: &Value, depth: usize) -> Value {
+    let Value::Object(map) = schema else {
+        return Value::Object(Map::new());
+    };
+    if depth > MAX_DEPTH {
+        return Value::Object(Map::new());
+    }
+    let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
+    let mut out = Map::with_capacity(map.len());
+    for (key, value) in map {
+        let converted = match key.as_str() {
+            "nullable" | "propertyOrdering" => continue,
+            "type" => match value.as_str() {
+                Some(t) if t.eq_ignore_ascii_case("TYPE_UNSPECIFIED") => continue,
+                Some(t) if nullable => Value::from(vec![t.to_ascii_lowercase(), "null".to_owned()]),
+                Some(t) => Value::from(t.to_ascii_lowercase()),
+                None => value.clone(),
+            },
+            "properties" => match value {
+                Value::Object(props) => Value::Object(
+                    props
+                        .iter()
+                        .map(|(k, v)| (k.clone(), reverse(v, depth + 1)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            },
+            "items" => reverse(value, depth + 1),
+            "anyOf" => match value {
+                Value::Array(items) => {
+                    Value::Array(items.iter().map(|v| reverse(v, depth + 1)).collect())
+                }
+                other => other.clone(),
+            },
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,5 +637,28 @@ mod tests {
             clean_schema(&json!({"$ref": "https://example.com/s.json"})),
             json!({})
         );
+    }
+
+    #[test]
+    fn gemini_schemas_become_json_schema() {
+        let gemini = json!({"type": "OBJECT", "propertyOrdering": ["city", "days"],
+            "properties": {"city": {"type": "STRING", "description": "City", "nullable": true},
+                           "days": {"type": "ARRAY", "items": {"type": "INTEGER", "format": "int32"}},
+                           "unit": {"anyOf": [{"type": "STRING", "enum": ["c", "f"]}]}},
+            "required": ["city"]});
+        assert_eq!(
+            to_json_schema(&gemini),
+            json!({"type": "object",
+                "properties": {"city": {"type": ["string", "null"], "description": "City"},
+                               "days": {"type": "array", "items": {"type": "integer", "format": "int32"}},
+                               "unit": {"anyOf": [{"type": "string", "enum": ["c", "f"]}]}},
+                "required": ["city"]})
+        );
+        // Round trip through the forward cleaning keeps the meaning.
+        assert_eq!(
+            clean_schema(&to_json_schema(&gemini))["properties"]["city"]["type"],
+            "STRING"
+        );
+        assert_eq!(to_json_schema(&json!("junk")), json!({}));
     }
 }

@@ -196,71 +196,143 @@ pub struct ThinkingConfig {
 // ---------------------------------------------------------------- response
 
 /// `GenerateContentResponse`: a whole response, or one stream event (§3.7,
-/// §3.8).
-#[derive(Debug, Default, Deserialize)]
+/// §3.8). The caller side writes it too (absent fields left out).
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GenerateContentResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates: Option<Vec<Candidate>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_feedback: Option<PromptFeedback>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_metadata: Option<UsageMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
     /// Present on an error event in a stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
 }
 
 /// One candidate.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Candidate {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentIn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
 }
 
-/// A response turn.
-#[derive(Debug, Default, Deserialize)]
+/// A turn as Gemini writes it: a response's content, or (caller side) a
+/// request's `contents[]` entry and `systemInstruction`.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ContentIn {
+    /// `user` or `model` (absent on `systemInstruction`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartIn>>,
 }
 
-/// A response part; only the fields the gateway reads. Other data fields
-/// (`inlineData`, `executableCode`, …) leave every field here empty.
-#[derive(Debug, Default, Deserialize)]
+/// A part as Gemini writes it; only the fields the gateway reads. Other
+/// data fields (`executableCode`, …) leave every field here empty.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PartIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thought_signature")]
     pub thought_signature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_call")]
     pub function_call: Option<FunctionCallIn>,
+    /// Caller side: a tool result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_response")]
+    pub function_response: Option<FunctionResponseIn>,
+    /// Caller side: bytes with their MIME type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "inline_data")]
+    pub inline_data: Option<BlobIn>,
+    /// Caller side: a file by URI (Gemini's Files API, Cloud Storage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "file_data")]
+    pub file_data: Option<FileDataIn>,
 }
 
 /// A `functionCall` from the model; it always arrives whole (§3.5).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct FunctionCallIn {
-    pub name: String,
-    pub args: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Value>,
+}
+
+/// A `functionResponse` part of a caller's request.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct FunctionResponseIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+}
+
+/// `inlineData` of a caller's request: base64 bytes.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BlobIn {
+    #[serde(alias = "mime_type")]
+    pub mime_type: String,
+    pub data: String,
+}
+
+/// `fileData` of a caller's request.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FileDataIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "mime_type")]
+    pub mime_type: Option<String>,
+    #[serde(alias = "file_uri")]
+    pub file_uri: String,
 }
 
 /// `promptFeedback`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PromptFeedback {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub block_reason: Option<String>,
 }
 
 /// `usageMetadata`; counts are running totals in a stream (§3.8).
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UsageMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thoughts_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_content_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_use_prompt_token_count: Option<u64>,
 }
 
@@ -279,4 +351,114 @@ pub struct ErrorBody {
     pub message: Option<String>,
     pub status: Option<String>,
     pub details: Option<Vec<Value>>,
+}
+
+// ------------------------------------------------------ caller's request
+
+/// A caller's `generateContent` (and `countTokens`) body; unknown members
+/// are ignored, those the conversion cannot carry are listed in `other`.
+/// Field names are read in both proto-JSON spellings (`inlineData` and
+/// `inline_data`): the google-genai SDKs send some in snake case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerRequest {
+    pub contents: Vec<ContentIn>,
+    #[serde(alias = "system_instruction")]
+    pub system_instruction: Option<ContentIn>,
+    pub tools: Vec<CallerTool>,
+    #[serde(alias = "tool_config")]
+    pub tool_config: Option<CallerToolConfig>,
+    #[serde(alias = "generation_config")]
+    pub generation_config: Option<CallerGenerationConfig>,
+    /// `countTokens` may wrap the whole request.
+    #[serde(alias = "generate_content_request")]
+    pub generate_content_request: Option<Box<CallerRequest>>,
+    /// `safetySettings`, `cachedContent`, `labels`, …
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// A caller's `tools[]` entry: function declarations, or a built-in tool
+/// (`googleSearch`, `codeExecution`, …) kept in `other`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerTool {
+    #[serde(alias = "function_declarations")]
+    pub function_declarations: Vec<CallerFunction>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// One function declaration: `parameters` in Gemini's Schema, or
+/// `parametersJsonSchema` in JSON Schema.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerFunction {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Option<Value>,
+    #[serde(alias = "parameters_json_schema")]
+    pub parameters_json_schema: Option<Value>,
+}
+
+/// `toolConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerToolConfig {
+    #[serde(alias = "function_calling_config")]
+    pub function_calling_config: Option<CallerCallingConfig>,
+}
+
+/// `functionCallingConfig`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerCallingConfig {
+    pub mode: Option<String>,
+    #[serde(alias = "allowed_function_names")]
+    pub allowed_function_names: Option<Vec<String>>,
+}
+
+/// A caller's `generationConfig`; fields with no lingua-franca equivalent
+/// stay in `other`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerGenerationConfig {
+    pub temperature: Option<f64>,
+    #[serde(alias = "top_p")]
+    pub top_p: Option<f64>,
+    #[serde(alias = "top_k")]
+    pub top_k: Option<f64>,
+    #[serde(alias = "max_output_tokens")]
+    pub max_output_tokens: Option<u64>,
+    #[serde(alias = "stop_sequences")]
+    pub stop_sequences: Option<Vec<String>>,
+    #[serde(alias = "candidate_count")]
+    pub candidate_count: Option<u32>,
+    pub seed: Option<i64>,
+    #[serde(alias = "presence_penalty")]
+    pub presence_penalty: Option<f64>,
+    #[serde(alias = "frequency_penalty")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(alias = "response_mime_type")]
+    pub response_mime_type: Option<String>,
+    #[serde(alias = "response_schema")]
+    pub response_schema: Option<Value>,
+    #[serde(alias = "response_json_schema")]
+    pub response_json_schema: Option<Value>,
+    #[serde(alias = "thinking_config")]
+    pub thinking_config: Option<CallerThinkingConfig>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// A caller's `thinkingConfig`: a 2.5-style budget or a 3-style level.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallerThinkingConfig {
+    #[serde(alias = "thinking_budget")]
+    pub thinking_budget: Option<i64>,
+    #[serde(alias = "thinking_level")]
+    pub thinking_level: Option<String>,
+    #[serde(alias = "include_thoughts")]
+    pub include_thoughts: Option<bool>,
 }

@@ -487,6 +487,62 @@ fn mock_vector(tag: &[u8], data: &[u8], dims: usize) -> Vec<f32> {
     raw.iter().map(|x| (x / norm) as f32).collect()
 }
 
+/// An OpenAI `/embeddings` body for a request that came in another caller
+/// API (Gemini's): `model` the provider's, numbers asked as `float`, and
+/// `dimensions`; the request's extension fields (`taskType`, `title`) are
+/// not OpenAI's and are returned as dropped.
+pub fn openai_request(req: &EmbeddingsRequest, api_model: &str) -> (Vec<u8>, Vec<String>) {
+    let input = match &req.input {
+        EmbeddingInput::One(s) => serde_json::json!(s),
+        EmbeddingInput::Many(v) => serde_json::json!(v),
+        EmbeddingInput::Tokens(t) => serde_json::json!(t),
+        EmbeddingInput::ManyTokens(v) => serde_json::json!(v),
+    };
+    let mut body =
+        serde_json::json!({"model": api_model, "input": input, "encoding_format": "float"});
+    if let Some(d) = req.dimensions {
+        body["dimensions"] = Value::from(d);
+    }
+    let dropped = req.extra.keys().cloned().collect();
+    (serde_json::to_vec(&body).unwrap_or_default(), dropped)
+}
+
+/// An OpenAI embeddings answer as one vector per input, in `index` order,
+/// the numbers borrowed as the provider wrote them. `BadUpstreamResponse`
+/// when it cannot be read, holds another number of vectors than `expected`,
+/// or a vector that is empty or not finite numbers.
+pub fn openai_vectors(body: &[u8], expected: usize) -> Result<Vec<Vector<'_>>, Error> {
+    #[derive(Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        data: Vec<Item<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(default)]
+        index: usize,
+        #[serde(borrow)]
+        embedding: Vec<&'a RawValue>,
+    }
+    let bad = |m: &'static str| Error::new(crate::protocol::ErrorKind::BadUpstreamResponse, m);
+    let mut answer: Answer<'_> = serde_json::from_slice(body)
+        .map_err(|_| bad("the upstream's embeddings answer could not be read"))?;
+    if answer.data.len() != expected {
+        return Err(bad(
+            "the upstream returned another number of embeddings than inputs",
+        ));
+    }
+    answer.data.sort_by_key(|item| item.index);
+    answer
+        .data
+        .into_iter()
+        .map(|item| {
+            Vector::sent(item.embedding)
+                .ok_or_else(|| bad("the upstream returned an invalid embedding"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -871,5 +927,32 @@ mod tests {
                 assert!(parse(text).is_ok(), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn another_apis_request_goes_to_openai_as_float_and_comes_back_in_index_order() {
+        let req = EmbeddingsRequest {
+            model: "e".to_owned(),
+            input: EmbeddingInput::Many(vec!["a".to_owned(), "b".to_owned()]),
+            encoding_format: None,
+            dimensions: Some(8),
+            user: None,
+            extra: serde_json::from_str(r#"{"taskType":"RETRIEVAL_QUERY"}"#).unwrap(),
+        };
+        let (body, dropped) = openai_request(&req, "text-embedding-3-small");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap(),
+            serde_json::json!({"model": "text-embedding-3-small", "input": ["a", "b"],
+                               "encoding_format": "float", "dimensions": 8})
+        );
+        assert_eq!(dropped, ["taskType"]);
+        let answer =
+            br#"{"data":[{"index":1,"embedding":[0.5]},{"index":0,"embedding":[0.25,1e-3]}]}"#;
+        let vectors = openai_vectors(answer, 2).unwrap();
+        assert_eq!(vectors[0].values(), [0.25, 0.001]);
+        assert_eq!(vectors[1].values(), [0.5]);
+        assert!(openai_vectors(answer, 3).is_err());
+        assert!(openai_vectors(br#"{"data":[{"embedding":[]}]}"#, 1).is_err());
+        assert!(openai_vectors(b"nope", 1).is_err());
     }
 }

@@ -62,6 +62,13 @@ impl CallerApi for AnthropicCaller {
         sse::write_event(out, "error", &self.error_body(e));
     }
 
+    fn count_estimate(&self, body: &[u8]) -> Result<Vec<u8>, Error> {
+        let n = super::estimate_input_tokens(body)?;
+        Ok(serde_json::json!({ "input_tokens": n })
+            .to_string()
+            .into_bytes())
+    }
+
     /// `event: ping` (§5.4 step 4): Claude Code expects pings on quiet
     /// streams, e.g. while a model thinks.
     fn keep_alive(&self) -> Option<&'static [u8]> {

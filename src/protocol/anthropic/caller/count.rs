@@ -30,7 +30,9 @@ pub fn estimate_input_tokens(body: &[u8]) -> Result<u64, Error> {
     Ok(estimate(&req))
 }
 
-fn estimate(req: &ChatRequest) -> u64 {
+/// The estimate of [`estimate_input_tokens`] over a request already in the
+/// lingua franca (other caller APIs' token counts use it too).
+pub fn estimate(req: &ChatRequest) -> u64 {
     let mut bytes: u64 = 0;
     let mut fixed: u64 = 0;
     let mut add = |n: usize| bytes = bytes.saturating_add(n as u64);

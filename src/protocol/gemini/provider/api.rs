@@ -15,16 +15,15 @@ pub struct GeminiProvider;
 
 impl ProviderApi for GeminiProvider {
     fn native(&self) -> Option<InboundApi> {
-        None
+        Some(InboundApi::Gemini)
     }
 
     fn url(&self, t: &Target<'_>, op: Operation) -> String {
         let method = match op {
             Operation::Embeddings => ":batchEmbedContents",
-            Operation::Chat | Operation::CountTokens if t.stream => {
-                ":streamGenerateContent?alt=sse"
-            }
-            Operation::Chat | Operation::CountTokens => ":generateContent",
+            Operation::CountTokens => ":countTokens",
+            Operation::Chat if t.stream => ":streamGenerateContent?alt=sse",
+            Operation::Chat => ":generateContent",
         };
         format!("{}/{}{method}", t.base_url, model_path(t.api_model))
     }
