@@ -104,6 +104,53 @@ impl RawBody {
     }
 }
 
+/// The span in `json` (an object) of the value at `path`, a member of
+/// nested objects, if there is one: found with one scan per level and no
+/// copy, for rewriting one value of an upstream's answer in place.
+pub fn span_of(json: &str, path: &[&str]) -> Result<Option<Range<usize>>, serde_json::Error> {
+    let base = json.as_ptr() as usize;
+    let mut text = json;
+    for key in path {
+        let obj = RawObject::parse(text.as_bytes())?;
+        let Some(value) = obj.get(key) else {
+            return Ok(None);
+        };
+        text = value.get();
+    }
+    let start = text.as_ptr() as usize - base;
+    Ok(Some(start..start + text.len()))
+}
+
+/// Appends `json` to `out` with the value at `path` replaced by `value`
+/// (raw JSON), or `json` unchanged when it has no such value; an error when
+/// `json` is not an object (nothing appended).
+pub fn put_with(
+    out: &mut impl bytes::BufMut,
+    json: &str,
+    path: &[&str],
+    value: &[u8],
+) -> Result<(), serde_json::Error> {
+    match span_of(json, path)? {
+        Some(span) => {
+            out.put_slice(&json.as_bytes()[..span.start]);
+            out.put_slice(value);
+            out.put_slice(&json.as_bytes()[span.end..]);
+        }
+        None => out.put_slice(json.as_bytes()),
+    }
+    Ok(())
+}
+
+/// A copy of the JSON object `body` with the value at `path` replaced by
+/// `value` (see [`put_with`]); `None` when `body` is not a UTF-8 JSON
+/// object.
+pub fn rewritten(body: &[u8], path: &[&str], value: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut out = Vec::with_capacity(body.len() + value.len());
+    put_with(&mut out, text, path, value).ok()?;
+    Some(out)
+}
+
 /// Writes `{members…, replace…}`: members named in `replace` are left out
 /// where they stood, the replacements come last, in order.
 fn write_members<'m>(
@@ -219,6 +266,29 @@ mod tests {
             std::str::from_utf8(&expected).unwrap(),
             r#"{"ab":[1, 2],"stream":true,"model":"x"}"#
         );
+    }
+
+    #[test]
+    fn one_nested_value_is_replaced_in_place_and_the_rest_kept_byte_for_byte() {
+        let json = r#"{"type":"message_start","message":{"id":"m", "model" : "up-1","usage":{}},"model":"x"}"#;
+        let mut out = Vec::new();
+        put_with(&mut out, json, &["message", "model"], br#""asked""#).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"type":"message_start","message":{"id":"m", "model" : "asked","usage":{}},"model":"x"}"#
+        );
+        let mut same = Vec::new();
+        put_with(&mut same, json, &["message", "nothing"], b"1").unwrap();
+        assert_eq!(same, json.as_bytes());
+        // A string that only looks like the member is not touched.
+        let tricky = r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"up"}"#;
+        let mut out = Vec::new();
+        put_with(&mut out, tricky, &["model"], br#""m""#).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"m"}"#
+        );
+        assert!(put_with(&mut Vec::new(), "[1]", &["model"], b"1").is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::protocol::openai::{ChatRequest, ChatResponse, Usage};
 use crate::protocol::raw::RawBody;
 use crate::protocol::stream::{ChunkDecoder, ClientEncoder, Translator};
 use crate::protocol::{anthropic, openai};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +66,19 @@ pub trait CallerApi: Sync {
     /// The usage in a relayed whole answer (an unreadable answer is an
     /// error).
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error>;
+    /// The relay of a stream whose answers name `model` (the caller's own
+    /// `model` member, raw JSON) instead of the upstream's model id.
+    fn relay_echoing(&self, include_usage: bool, model: &str) -> Box<dyn Translator> {
+        let _ = model;
+        self.relay(include_usage)
+    }
+    /// A relayed whole answer naming `model` (raw JSON, as in
+    /// [`Self::relay_echoing`]) instead of the upstream's id, and its usage.
+    fn relay_whole(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
+        let _ = model;
+        let usage = self.relayed_usage(&body)?;
+        Ok((body, usage))
+    }
     /// An error body.
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8>;
     /// An error as a mid-stream event.

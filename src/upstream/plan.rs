@@ -110,13 +110,25 @@ fn relay(
     t: &Target<'_>,
 ) -> Result<Prepared, GatewayError> {
     let caller = a.call.inbound.caller();
-    let answer = if t.stream {
-        Answer::Stream(caller.relay(a.call.include_usage))
-    } else {
-        Answer::Whole(Box::new(move |body: Bytes| {
-            let usage = caller.relayed_usage(&body)?;
-            Ok((body, usage))
-        }))
+    // A chat answer names the model the caller asked for (its own JSON).
+    let asked = a
+        .call
+        .body
+        .get("model")
+        .filter(|_| a.call.operation == Operation::Chat);
+    let answer = match (t.stream, asked) {
+        (true, Some(asked)) => Answer::Stream(caller.relay_echoing(a.call.include_usage, asked)),
+        (true, None) => Answer::Stream(caller.relay(a.call.include_usage)),
+        (false, asked) => {
+            let asked = asked.map(str::to_owned);
+            Answer::Whole(Box::new(move |body: Bytes| match asked {
+                Some(asked) => Ok(caller.relay_whole(body, &asked)?),
+                None => {
+                    let usage = caller.relayed_usage(&body)?;
+                    Ok((body, usage))
+                }
+            }))
+        }
     };
     Ok(Prepared {
         url: provider.url(t, a.call.operation),
