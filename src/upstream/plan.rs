@@ -93,8 +93,15 @@ fn wire_target(a: &Attempt) -> Target<'_> {
     Target {
         base_url: &p.base_url,
         api_key: p.api_key.as_ref().map(|k| k.expose()),
-        api_version: &p.api_version,
-        api_model: &a.target.api_model,
+        api_version: a
+            .call
+            .anthropic_version
+            .as_deref()
+            .unwrap_or(&p.api_version),
+        api_model: match (&a.call.asked_model, a.target.api_model_from_caller) {
+            (Some(asked), true) => asked,
+            _ => &a.target.api_model,
+        },
         default_max_tokens: a.default_max_tokens,
         stream: a.call.stream,
         anthropic_beta: a.call.anthropic_beta.as_deref(),

@@ -97,3 +97,206 @@ async fn every_answer_names_the_model_asked_for_on_every_caller_api_and_provider
         assert_eq!(start["message"]["model"], "m", "messages stream, {kind}");
     }
 }
+
+/// Key `sk-test`; an Anthropic-type provider `up` at `base_url` serving the
+/// exact model `claude-sonnet-4-5`, the patterns `claude-sonnet-4-5*` (the
+/// caller's name sent on) and `claude-*` (sent as `claude-default`), and
+/// `extra`.
+fn pattern_config(base_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+log_level = "warn"
+
+[[api_keys]]
+key = "sk-test"
+name = "team-a"
+
+[models."claude-sonnet-4-5"]
+provider = "up"
+api_model = "exact-upstream"
+
+[models."claude-sonnet-4-5*"]
+provider = "up"
+
+[models."claude-*"]
+provider = "up"
+api_model = "claude-default"
+
+[providers.up]
+type = "anthropic"
+api_key = "sk-upstream-secret"
+base_url = "{base_url}"
+timeout_seconds = 5
+{extra}
+"#
+    )
+}
+
+#[tokio::test]
+async fn model_patterns_route_dated_ids_exact_names_first_longest_pattern_next() {
+    let up = MockUpstream::always(MockReply::json(fixture("anthropic/response_text.json")));
+    let gw = TestGateway::start(&pattern_config(&up.url("/v1"), ""));
+    let table = [
+        // (asked, sent upstream)
+        ("claude-sonnet-4-5", "exact-upstream"),
+        ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
+        ("claude-haiku-4-5-20251001", "claude-default"),
+    ];
+    for (asked, sent) in table {
+        let resp = messages(&gw, &messages_body(asked, false)).await;
+        assert_eq!(resp.status(), 200, "{asked}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["model"], asked);
+        let got = up.requests().pop().unwrap().json();
+        assert_eq!(got["model"], sent, "{asked}");
+    }
+    // Anchored: a name that only contains a pattern's text is not caught.
+    for asked in ["my-claude-sonnet-4-5", "gpt-4o"] {
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &chat_body(asked, false))
+            .await;
+        assert_eq!(resp.status(), 404, "{asked}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "model_not_found");
+    }
+    assert_eq!(up.requests().len(), 3);
+    // Listings name exact models only.
+    assert_eq!(gw.model_ids("sk-test").await, ["claude-sonnet-4-5"]);
+}
+
+#[tokio::test]
+async fn anthropic_version_and_beta_reach_anthropic_verbatim_else_the_configured_version() {
+    let up = MockUpstream::always(MockReply::json(fixture("anthropic/response_text.json")));
+    let gw = TestGateway::start(&pattern_config(
+        &up.url("/v1"),
+        r#"api_version = "2023-01-01""#,
+    ));
+    let beta = "claude-code-20250219,context-management-2025-06-27,advanced-tool-use-2025-11-20";
+    let resp = client()
+        .post(gw.url("/v1/messages?beta=true"))
+        .header("x-api-key", "sk-test")
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", beta)
+        .json(&messages_body("claude-sonnet-4-5", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = up.requests().pop().unwrap();
+    assert_eq!(got.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(got.header("anthropic-beta"), Some(beta));
+    // An OpenAI-format caller's too (converted for Anthropic).
+    let resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth("sk-test")
+        .header("anthropic-version", "2023-06-01")
+        .json(&chat_body("claude-sonnet-4-5", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        up.requests().pop().unwrap().header("anthropic-version"),
+        Some("2023-06-01")
+    );
+    // None sent: the provider's configured version.
+    let resp = gw
+        .post(
+            "/v1/chat/completions",
+            "sk-test",
+            &chat_body("claude-sonnet-4-5", false),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        up.requests().pop().unwrap().header("anthropic-version"),
+        Some("2023-01-01")
+    );
+}
+
+/// `GET /v1/models?{query}` as an Anthropic caller (`x-api-key` only).
+async fn anthropic_models(gw: &TestGateway, query: &str) -> (u16, Value) {
+    let resp = client()
+        .get(gw.url(&format!("/v1/models{query}")))
+        .header("x-api-key", "sk-test")
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn anthropic_callers_page_through_the_models_with_limit_after_id_and_before_id() {
+    let mut extra = String::new();
+    for name in ["m-a", "m-b", "m-c", "m-d"] {
+        extra.push_str(&format!("[models.\"{name}\"]\nprovider = \"up\"\n"));
+    }
+    let gw = TestGateway::start(&pattern_config("http://127.0.0.1:9", &extra));
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, v) = anthropic_models(&gw, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&v), ["claude-sonnet-4-5", "m-a", "m-b", "m-c", "m-d"]);
+    assert_eq!(
+        v["data"][0],
+        json!({"type": "model", "id": "claude-sonnet-4-5", "display_name": "claude-sonnet-4-5",
+               "created_at": "1970-01-01T00:00:00Z"})
+    );
+    assert_eq!(
+        (&v["has_more"], &v["first_id"], &v["last_id"]),
+        (&json!(false), &json!("claude-sonnet-4-5"), &json!("m-d"))
+    );
+    let (_, v) = anthropic_models(&gw, "?limit=2").await;
+    assert_eq!(ids(&v), ["claude-sonnet-4-5", "m-a"]);
+    assert_eq!(
+        (&v["has_more"], &v["last_id"]),
+        (&json!(true), &json!("m-a"))
+    );
+    let (_, v) = anthropic_models(&gw, "?limit=2&after_id=m-a").await;
+    assert_eq!(ids(&v), ["m-b", "m-c"]);
+    assert_eq!(v["has_more"], true);
+    let (_, v) = anthropic_models(&gw, "?limit=2&after_id=m-c").await;
+    assert_eq!(ids(&v), ["m-d"]);
+    assert_eq!(v["has_more"], false);
+    let (_, v) = anthropic_models(&gw, "?limit=2&before_id=m-c").await;
+    assert_eq!(ids(&v), ["m-a", "m-b"]);
+    assert_eq!(
+        (&v["has_more"], &v["first_id"]),
+        (&json!(true), &json!("m-a"))
+    );
+    let (_, v) = anthropic_models(&gw, "?after_id=zzz").await;
+    assert_eq!(
+        v,
+        json!({"data": [], "has_more": false, "first_id": null, "last_id": null})
+    );
+    for bad in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=x",
+        "?after_id=a&before_id=b",
+    ] {
+        let (status, v) = anthropic_models(&gw, bad).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(v["type"], "error", "{bad}: in Anthropic's shape");
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{bad}");
+    }
+    // OpenAI callers keep OpenAI's shape, unpaginated.
+    let v: Value = client()
+        .get(gw.url("/v1/models?limit=1"))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["data"].as_array().unwrap().len(), 5);
+}
