@@ -151,6 +151,49 @@ pub fn rewritten(body: &[u8], path: &[&str], value: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Whether the JSON text `json` has a member named `key` at any depth,
+/// found without parsing: a `"key"` whose quotes are not inside a string
+/// (there a quote is escaped, so the real key follows `{` or `,` and is
+/// followed by `:`).
+pub fn has_key(json: &[u8], key: &str) -> bool {
+    let needle_len = key.len() + 2;
+    let mut from = 0;
+    while let Some(at) = find(&json[from..], key.as_bytes()).map(|i| from + i) {
+        from = at + key.len();
+        let (Some(open), Some(&close)) = (at.checked_sub(1), json.get(at + key.len())) else {
+            continue;
+        };
+        if json[open] != b'"' || close != b'"' {
+            continue;
+        }
+        let before = json[..open].iter().rev().find(|b| !b.is_ascii_whitespace());
+        let after = json[open + needle_len..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace());
+        if matches!(before, Some(b'{' | b',')) && after == Some(&b':') {
+            return true;
+        }
+    }
+    false
+}
+
+/// The first position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut i = 0;
+    while i + needle.len() <= haystack.len() {
+        match haystack[i..].iter().position(|&b| b == first) {
+            None => return None,
+            Some(p) => i += p,
+        }
+        if haystack[i..].starts_with(needle) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Writes `{members…, replace…}`: members named in `replace` are left out
 /// where they stood, the replacements come last, in order.
 fn write_members<'m>(
@@ -289,6 +332,21 @@ mod tests {
             r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"m"}"#
         );
         assert!(put_with(&mut Vec::new(), "[1]", &["model"], b"1").is_err());
+    }
+
+    #[test]
+    fn a_key_is_found_at_any_depth_but_not_inside_strings() {
+        let key = "cache_control";
+        assert!(has_key(
+            br#"{"a":[{"text":"x","cache_control":{"type":"ephemeral"}}]}"#,
+            key
+        ));
+        assert!(has_key(b"{\"a\":1,\n  \"cache_control\" : {}}", key));
+        assert!(has_key(br#"{"t":"a\\","cache_control":1}"#, key));
+        assert!(!has_key(br#"{"text":"say \"cache_control\": no"}"#, key));
+        assert!(!has_key(br#"{"text":"cache_control"}"#, key));
+        assert!(!has_key(br#"{"my_cache_control":1}"#, key));
+        assert!(!has_key(b"", key));
     }
 
     #[test]

@@ -157,6 +157,12 @@ fn convert(
 ) -> Result<Prepared, GatewayError> {
     let parsed = a.call.parsed()?;
     let encoded = provider.encode(&parsed.request, t)?;
+    let mut dropped = parsed.request.dropped.clone();
+    for name in encoded.dropped {
+        if !dropped.contains(&name) {
+            dropped.push(name);
+        }
+    }
     let back: Arc<dyn CallerAnswer> = parsed.answer.clone();
     let decoder = encoded.decoder;
     let answer = if t.stream {
@@ -171,7 +177,7 @@ fn convert(
         url: provider.url(t, Operation::Chat),
         headers: provider.headers(t),
         body: encoded.body,
-        extra_headers: dropped_header(encoded.dropped),
+        extra_headers: dropped_header(dropped),
         provider,
         answer,
     })

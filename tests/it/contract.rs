@@ -300,3 +300,107 @@ async fn anthropic_callers_page_through_the_models_with_limit_after_id_and_befor
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"].as_array().unwrap().len(), 5);
 }
+
+/// A request Claude Code 2.1.332 sent (captured from a real run): 12 tools
+/// (one with `defer_loading`), `thinking` adaptive with `display: omitted`,
+/// `context_management`, `output_config.effort`, `cache_control` on system
+/// and message blocks, a `system` turn inside `messages`.
+fn claude_code_request() -> Value {
+    request_fixture("messages/claude_code_2_1_332_request.json")
+}
+
+/// What OpenAI's Chat Completions accepts at the top level (a stricter
+/// upstream refuses anything else with a 400).
+const OPENAI_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stream",
+    "stream_options",
+    "stop",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+    "reasoning_effort",
+];
+
+/// Members only Anthropic's (beta) API knows, that no other provider
+/// accepts.
+const BETA_ONLY: &[&str] = &[
+    "\"cache_control\"",
+    "\"context_management\"",
+    "\"defer_loading\"",
+    "\"output_config\"",
+    "\"display\"",
+    "\"thinking\"",
+];
+
+#[tokio::test]
+async fn claude_codes_beta_fields_never_reach_other_providers_and_are_named() {
+    for (kind, base, _, stream) in PROVIDERS {
+        let (up, gw) = behind_fixture(kind, base, stream);
+        let resp = client()
+            .post(gw.url("/v1/messages?beta=true"))
+            .header("x-api-key", "sk-test")
+            .header("anthropic-version", "2023-06-01")
+            .header(
+                "anthropic-beta",
+                "claude-code-20250219,context-management-2025-06-27",
+            )
+            .json(&claude_code_request())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{kind}");
+        let named = resp
+            .headers()
+            .get("x-gateway-dropped-params")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let _ = resp.text().await.unwrap();
+        let sent = up.single();
+        if kind == "anthropic" {
+            // Passed through: every beta field and header kept.
+            assert_eq!(named, None);
+            let mut expected = claude_code_request();
+            expected["model"] = json!("upstream-model");
+            assert_eq!(sent.json(), expected);
+            assert_eq!(
+                sent.header("anthropic-beta"),
+                Some("claude-code-20250219,context-management-2025-06-27")
+            );
+            continue;
+        }
+        let text = String::from_utf8_lossy(&sent.body).to_string();
+        for beta in BETA_ONLY {
+            assert!(!text.contains(beta), "{kind} got {beta}");
+        }
+        if kind == "openai" {
+            let body = sent.json();
+            for key in body.as_object().unwrap().keys() {
+                assert!(OPENAI_FIELDS.contains(&key.as_str()), "{kind} got `{key}`");
+            }
+            // output_config.effort has an equivalent.
+            assert_eq!(body["reasoning_effort"], "high");
+        }
+        let named = named.unwrap_or_else(|| panic!("{kind}: nothing named"));
+        let named: Vec<&str> = named.split(',').collect();
+        for want in [
+            "context_management",
+            "cache_control",
+            "thinking",
+            "tools[10].defer_loading",
+        ] {
+            assert!(named.contains(&want), "{kind}: {want} not in {named:?}");
+        }
+        assert!(!named.contains(&"output_config.effort"), "{named:?}");
+    }
+}

@@ -62,6 +62,11 @@ pub struct ChatRequest {
     /// listing what a conversion dropped.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Gateway-internal: what the caller's side could not carry into the
+    /// lingua franca (e.g. Anthropic beta fields), named in
+    /// `x-gateway-dropped-params` by every conversion.
+    #[serde(skip)]
+    pub dropped: Vec<String>,
 }
 
 impl ChatRequest {
