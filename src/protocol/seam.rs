@@ -150,6 +150,12 @@ pub trait ProviderApi: Sync {
     /// A relayed body: the caller's own, the model rewritten (and whatever
     /// the gateway needs, e.g. usage on OpenAI streams).
     fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error>;
+    /// What [`Self::relay_body`] leaves out of the caller's body
+    /// (`x-gateway-dropped-params`).
+    fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
+        let _ = raw;
+        Vec::new()
+    }
     /// Converts a lingua-franca request.
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error>;
     /// Reads an error answer (`retry_after`: the response's own header).

@@ -141,7 +141,7 @@ fn relay(
         url: provider.url(t, a.call.operation),
         headers: provider.headers(t),
         body: provider.relay_body(&a.call.body, t)?,
-        extra_headers: Vec::new(),
+        extra_headers: dropped_header(provider.relay_dropped(&a.call.body)),
         provider,
         answer,
     })
@@ -158,6 +158,12 @@ fn convert(
     let parsed = a.call.parsed()?;
     let encoded = provider.encode(&parsed.request, t)?;
     let mut dropped = parsed.request.dropped.clone();
+    // Only Anthropic's wire format has prompt-cache breakpoints.
+    if !parsed.request.cache_breakpoints.is_empty()
+        && provider.native() != Some(crate::protocol::InboundApi::Anthropic)
+    {
+        dropped.push("cache_control".to_owned());
+    }
     for name in encoded.dropped {
         if !dropped.contains(&name) {
             dropped.push(name);

@@ -404,3 +404,144 @@ async fn claude_codes_beta_fields_never_reach_other_providers_and_are_named() {
         assert!(!named.contains(&"output_config.effort"), "{named:?}");
     }
 }
+
+/// An OpenAI-format request marking five breakpoints the LiteLLM way: a
+/// tool, a system part (1h), a user part, a tool result message and the
+/// last user message.
+fn marked_chat() -> Value {
+    let eph = json!({"type": "ephemeral"});
+    json!({
+        "model": "m",
+        "max_tokens": 100,
+        "tools": [
+            {"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}},
+            {"type": "function", "function": {"name": "b", "parameters": {"type": "object"}},
+             "cache_control": eph},
+        ],
+        "messages": [
+            {"role": "system", "content": [
+                {"type": "text", "text": "Long instructions.",
+                 "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "A big document.", "cache_control": eph},
+                {"type": "text", "text": "Question one?"}]},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "b", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "result", "cache_control": eph},
+            {"role": "assistant", "content": "Answer one."},
+            {"role": "user", "content": "Question two?", "cache_control": eph},
+        ],
+    })
+}
+
+/// Every `cache_control` in `v` with the path to it.
+fn marks(v: &Value, path: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if k == "cache_control" {
+                    out.push((path.to_owned(), x.clone()));
+                } else {
+                    marks(x, &format!("{path}.{k}"), out);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                marks(x, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn openai_callers_cache_marks_become_anthropic_breakpoints_the_last_four_winning() {
+    let (up, gw) = behind_fixture("anthropic", "/v1", "anthropic/response_text.json");
+    let resp = gw
+        .post("/v1/chat/completions", "sk-test", &marked_chat())
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["x-gateway-dropped-params"],
+        "cache_control",
+        "the earliest of five is named"
+    );
+    let mut got = Vec::new();
+    marks(&up.single().json(), "", &mut got);
+    let eph = json!({"type": "ephemeral"});
+    assert_eq!(
+        got,
+        [
+            // The tool's mark, the earliest in prompt order, loses.
+            (".messages[0].content[0]".to_owned(), eph.clone()),
+            (".messages[2].content[0]".to_owned(), eph.clone()),
+            (".messages[4].content[0]".to_owned(), eph.clone()),
+            (
+                ".system[0]".to_owned(),
+                json!({"type": "ephemeral", "ttl": "1h"})
+            ),
+        ],
+        "on the system part, the document, the tool result and the last user turn"
+    );
+    // Four or fewer: all kept, with their ttl.
+    let mut body = marked_chat();
+    let messages = body["messages"].as_array_mut().unwrap();
+    messages.truncate(2);
+    let resp = gw.post("/v1/chat/completions", "sk-test", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("x-gateway-dropped-params").is_none());
+    let mut got = Vec::new();
+    marks(&up.requests().pop().unwrap().json(), "", &mut got);
+    assert_eq!(
+        got,
+        [
+            (".messages[0].content[0]".to_owned(), eph.clone()),
+            (
+                ".system[0]".to_owned(),
+                json!({"type": "ephemeral", "ttl": "1h"})
+            ),
+            (".tools[1]".to_owned(), eph),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn openai_callers_cache_marks_are_dropped_and_named_for_other_providers() {
+    for (kind, base, whole, _) in PROVIDERS.iter().filter(|p| p.0 != "anthropic") {
+        let (up, gw) = behind_fixture(kind, base, whole);
+        let resp = gw
+            .post("/v1/chat/completions", "sk-test", &marked_chat())
+            .await;
+        assert_eq!(resp.status(), 200, "{kind}");
+        assert_eq!(
+            resp.headers()["x-gateway-dropped-params"],
+            "cache_control",
+            "{kind}"
+        );
+        let sent = up.single().json();
+        let mut got = Vec::new();
+        marks(&sent, "", &mut got);
+        assert_eq!(got, [], "{kind}");
+        if *kind == "openai" {
+            // Relayed otherwise unchanged.
+            let mut expected = marked_chat();
+            let mut strip = |v: &mut Value| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("cache_control");
+                }
+            };
+            for t in expected["tools"].as_array_mut().unwrap() {
+                strip(t);
+            }
+            for m in expected["messages"].as_array_mut().unwrap() {
+                strip(m);
+                if let Some(parts) = m["content"].as_array_mut() {
+                    parts.iter_mut().for_each(&mut strip);
+                }
+            }
+            expected["model"] = json!("upstream-model");
+            assert_eq!(sent, expected);
+        }
+    }
+}

@@ -105,7 +105,9 @@ pub struct OpenAiCaller;
 
 impl CallerApi for OpenAiCaller {
     fn parse(&self, body: &[u8]) -> Result<Parsed, Error> {
-        let request: ChatRequest = serde_json::from_slice(body).map_err(|e| Error::bad_body(&e))?;
+        let mut request: ChatRequest =
+            serde_json::from_slice(body).map_err(|e| Error::bad_body(&e))?;
+        request.cache_breakpoints = super::cache::breakpoints(body);
         let include_usage = request.stream
             && request
                 .stream_options

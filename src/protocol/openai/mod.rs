@@ -10,6 +10,7 @@
 //! `thinking_blocks` carries Anthropic thinking blocks with their signatures so
 //! a client can send them back on the next turn unchanged (E18).
 
+pub mod cache;
 pub mod caller;
 pub mod embeddings;
 pub mod provider;
@@ -67,6 +68,11 @@ pub struct ChatRequest {
     /// `x-gateway-dropped-params` by every conversion.
     #[serde(skip)]
     pub dropped: Vec<String>,
+    /// Gateway-internal: the prompt-cache breakpoints the caller marked
+    /// (`cache_control` on a tool, a message or a content part, LiteLLM's
+    /// convention), in prompt order ([`cache`]).
+    #[serde(skip)]
+    pub cache_breakpoints: Vec<cache::Breakpoint>,
 }
 
 impl ChatRequest {

@@ -3,7 +3,7 @@
 
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatRequest, ChatResponse, Message};
-use crate::protocol::raw::RawBody;
+use crate::protocol::raw::{has_key, RawBody};
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error, ErrorKind};
 use serde_json::{Map, Value};
@@ -73,10 +73,19 @@ impl ProviderApi for OpenAiProvider {
 
     /// Streams always ask for usage (the gateway counts tokens); the usage
     /// chunk is stripped again when the caller did not ask for it.
+    /// `cache_control` marks (LiteLLM's convention, which OpenAI refuses)
+    /// are taken off messages, their parts and tools.
     fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
+        let unmarked = if has_key(raw.bytes(), "cache_control") {
+            unmarked(raw)?
+        } else {
+            Vec::new()
+        };
+        let mut members: Vec<(&str, &[u8])> = vec![("model", &model)];
+        members.extend(unmarked.iter().map(|(k, v)| (*k, v.as_slice())));
         if !t.stream {
-            return Ok(raw.write_with(&[("model", &model)]));
+            return Ok(raw.write_with(&members));
         }
         let mut opts = match raw.get("stream_options") {
             Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|_| {
@@ -86,7 +95,16 @@ impl ProviderApi for OpenAiProvider {
         };
         opts.insert("include_usage".to_owned(), true.into());
         let opts = serde_json::to_vec(&opts).unwrap_or_default();
-        Ok(raw.write_with(&[("model", &model), ("stream_options", &opts)]))
+        members.push(("stream_options", &opts));
+        Ok(raw.write_with(&members))
+    }
+
+    fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
+        if has_key(raw.bytes(), "cache_control") {
+            vec!["cache_control".to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Gateway extensions only Anthropic understands are removed and named.
@@ -123,6 +141,30 @@ impl ProviderApi for OpenAiProvider {
     fn error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
         openai_error(status, body, retry_after)
     }
+}
+
+/// `messages` and `tools` without their `cache_control` marks (on a
+/// message, a content part, a tool), to write in place of the caller's.
+fn unmarked(raw: &RawBody) -> Result<Vec<(&'static str, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    for key in ["messages", "tools"] {
+        let Some(text) = raw.get(key) else { continue };
+        let mut items: Vec<Value> = serde_json::from_str(text)
+            .map_err(|_| Error::invalid(format!("`{key}` must be an array")).with_param(key))?;
+        for item in &mut items {
+            let Some(obj) = item.as_object_mut() else {
+                continue;
+            };
+            obj.remove("cache_control");
+            if let Some(Value::Array(parts)) = obj.get_mut("content") {
+                for part in parts.iter_mut().filter_map(Value::as_object_mut) {
+                    part.remove("cache_control");
+                }
+            }
+        }
+        out.push((key, serde_json::to_vec(&items).unwrap_or_default()));
+    }
+    Ok(out)
 }
 
 /// `content-type: application/json`.
