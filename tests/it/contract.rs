@@ -545,3 +545,125 @@ async fn openai_callers_cache_marks_are_dropped_and_named_for_other_providers() 
         }
     }
 }
+
+/// Each provider's answers reporting cache reads (and Anthropic's writes) in
+/// its own fields: (kind, base, whole, stream, prompt tokens in OpenAI's
+/// sense, reads, writes).
+fn cache_answers() -> Vec<(&'static str, &'static str, String, String, u64, u64, u64)> {
+    vec![
+        (
+            "openai",
+            "/v1",
+            fixture("openai/chat_completion.json")
+                .replace(r#""cached_tokens": 0"#, r#""cached_tokens": 16"#),
+            fixture("openai/chat_stream.sse")
+                .replace(r#""cached_tokens":0"#, r#""cached_tokens":16"#),
+            19,
+            16,
+            0,
+        ),
+        (
+            "anthropic",
+            "/v1",
+            fixture("anthropic/response_cache_usage.json"),
+            fixture("anthropic/stream_usage_deltas.sse"),
+            10_221,
+            9000,
+            1200,
+        ),
+        (
+            "gemini",
+            "/v1beta",
+            fixture("gemini/response_protocols_3_7.json").replace(
+                r#""cachedContentTokenCount": 0"#,
+                r#""cachedContentTokenCount": 32"#,
+            ),
+            fixture("gemini/stream_text.sse").replace(
+                r#""promptTokenCount":8,"candidatesTokenCount":8"#,
+                r#""promptTokenCount":40,"cachedContentTokenCount":32,"candidatesTokenCount":8"#,
+            ),
+            40,
+            32,
+            0,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn cache_usage_reaches_each_caller_in_its_own_terms_whole_and_streamed_and_is_counted() {
+    for (kind, base, whole, stream, prompt, read, write) in cache_answers() {
+        let (_up, gw) = behind(kind, base, MockReply::json(whole));
+        let v: Value = gw
+            .post("/v1/chat/completions", "sk-test", &chat_body("m", false))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let u = &v["usage"];
+        assert_eq!(
+            u["prompt_tokens"], prompt,
+            "{kind}: reads and writes included: {u}"
+        );
+        assert_eq!(
+            u["prompt_tokens_details"]["cached_tokens"], read,
+            "{kind}: {u}"
+        );
+        let written = &u["prompt_tokens_details"]["cache_write_tokens"];
+        assert_eq!(written.as_u64().unwrap_or(0), write, "{kind}: {u}");
+        let v: Value = messages(&gw, &messages_body("m", false))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let u = &v["usage"];
+        assert_eq!(
+            u["input_tokens"],
+            prompt - read - write,
+            "{kind}: reads and writes excluded: {u}"
+        );
+        assert_eq!(u["cache_read_input_tokens"], read, "{kind}: {u}");
+        assert_eq!(u["cache_creation_input_tokens"], write, "{kind}: {u}");
+        let d = [("api_key", "team-a"), ("model", "m"), ("provider", "up")];
+        for (endpoint, n) in [("/v1/chat/completions", read), ("/v1/messages", read)] {
+            let labels = |t| [d[0], d[1], d[2], ("endpoint", endpoint), ("type", t)];
+            gw.expect_metric("llm_tokens_total", &labels("cache_read"), n as f64)
+                .await;
+            if write > 0 {
+                gw.expect_metric("llm_tokens_total", &labels("cache_write"), write as f64)
+                    .await;
+            }
+        }
+
+        let (_up, gw) = behind(kind, base, MockReply::sse(&stream));
+        let mut body = chat_body("m", true);
+        body["stream_options"] = json!({"include_usage": true});
+        let chunks =
+            json_events(&sse_data(gw.post("/v1/chat/completions", "sk-test", &body).await).await);
+        let u = &chunks.last().unwrap()["usage"];
+        assert_eq!(u["prompt_tokens"], prompt, "{kind} stream: {u}");
+        assert_eq!(
+            u["prompt_tokens_details"]["cached_tokens"], read,
+            "{kind} stream: {u}"
+        );
+        let events = json_events(&sse_data(messages(&gw, &messages_body("m", true)).await).await);
+        let delta = events
+            .iter()
+            .rev()
+            .find(|e| e["type"] == "message_delta")
+            .unwrap();
+        let start = &events[0]["message"]["usage"];
+        let read_seen = delta["usage"]["cache_read_input_tokens"]
+            .as_u64()
+            .or(start["cache_read_input_tokens"].as_u64());
+        assert_eq!(read_seen, Some(read), "{kind} stream: {events:?}");
+        let labels = [
+            d[0],
+            d[1],
+            d[2],
+            ("endpoint", "/v1/messages"),
+            ("type", "cache_read"),
+        ];
+        gw.expect_metric("llm_tokens_total", &labels, read as f64)
+            .await;
+    }
+}

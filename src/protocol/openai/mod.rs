@@ -417,6 +417,14 @@ impl Usage {
             .unwrap_or(0)
     }
 
+    /// Prompt tokens written to a prompt cache (a subset of
+    /// `prompt_tokens`; Anthropic's `cache_creation_input_tokens`).
+    pub fn cache_write_tokens(&self) -> u64 {
+        self.prompt_tokens_details
+            .and_then(|d| d.cache_write_tokens)
+            .unwrap_or(0)
+    }
+
     /// Every count at most [`PLAUSIBLE_TOKENS`], the details at most their
     /// totals: what the gateway charges and counts of what an upstream
     /// reports (a request's size cannot bound it: cached contents, media by
