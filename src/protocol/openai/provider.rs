@@ -73,14 +73,14 @@ impl ProviderApi for OpenAiProvider {
 
     /// Streams always ask for usage (the gateway counts tokens); the usage
     /// chunk is stripped again when the caller did not ask for it.
-    /// `cache_control` marks (LiteLLM's convention, which OpenAI refuses)
-    /// are taken off messages, their parts and tools.
+    /// The gateway's own extensions OpenAI refuses are taken off
+    /// ([`EXTENSIONS`]).
     fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
-        let unmarked = if has_key(raw.bytes(), "cache_control") {
-            unmarked(raw)?
-        } else {
+        let unmarked = if self.relay_dropped(raw).is_empty() {
             Vec::new()
+        } else {
+            unmarked(raw)?
         };
         let mut members: Vec<(&str, &[u8])> = vec![("model", &model)];
         members.extend(unmarked.iter().map(|(k, v)| (*k, v.as_slice())));
@@ -100,11 +100,13 @@ impl ProviderApi for OpenAiProvider {
     }
 
     fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
-        if has_key(raw.bytes(), "cache_control") {
-            vec!["cache_control".to_owned()]
-        } else {
-            Vec::new()
+        let mut names: Vec<String> = Vec::new();
+        for (key, name) in EXTENSIONS {
+            if has_key(raw.bytes(), key) && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
         }
+        names
     }
 
     /// Gateway extensions only Anthropic understands are removed and named.
@@ -143,8 +145,18 @@ impl ProviderApi for OpenAiProvider {
     }
 }
 
-/// `messages` and `tools` without their `cache_control` marks (on a
-/// message, a content part, a tool), to write in place of the caller's.
+/// Gateway extensions in OpenAI-shaped bodies that OpenAI (and DeepSeek,
+/// for `reasoning_content`) refuse, with the name they are dropped as:
+/// LiteLLM's `cache_control` marks (on a message, a content part, a tool)
+/// and the assistant turns' reasoning (E18).
+const EXTENSIONS: [(&str, &str); 3] = [
+    ("cache_control", "cache_control"),
+    ("thinking_blocks", "thinking"),
+    ("reasoning_content", "thinking"),
+];
+
+/// `messages` and `tools` without the [`EXTENSIONS`] (on a message, a
+/// content part, a tool), to write in place of the caller's.
 fn unmarked(raw: &RawBody) -> Result<Vec<(&'static str, Vec<u8>)>, Error> {
     let mut out = Vec::new();
     for key in ["messages", "tools"] {
@@ -155,7 +167,9 @@ fn unmarked(raw: &RawBody) -> Result<Vec<(&'static str, Vec<u8>)>, Error> {
             let Some(obj) = item.as_object_mut() else {
                 continue;
             };
-            obj.remove("cache_control");
+            for (key, _) in EXTENSIONS {
+                obj.remove(key);
+            }
             if let Some(Value::Array(parts)) = obj.get_mut("content") {
                 for part in parts.iter_mut().filter_map(Value::as_object_mut) {
                     part.remove("cache_control");
