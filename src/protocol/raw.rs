@@ -151,47 +151,39 @@ pub fn rewritten(body: &[u8], path: &[&str], value: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Whether the JSON text `json` has a member named `key` at any depth,
-/// found without parsing: a `"key"` whose quotes are not inside a string
-/// (there a quote is escaped, so the real key follows `{` or `,` and is
-/// followed by `:`).
+/// Whether the JSON text `json` has a member named `key` at any depth
+/// ([`keys_in`]).
 pub fn has_key(json: &[u8], key: &str) -> bool {
-    let needle_len = key.len() + 2;
-    let mut from = 0;
-    while let Some(at) = find(&json[from..], key.as_bytes()).map(|i| from + i) {
-        from = at + key.len();
-        let (Some(open), Some(&close)) = (at.checked_sub(1), json.get(at + key.len())) else {
-            continue;
-        };
-        if json[open] != b'"' || close != b'"' {
-            continue;
-        }
-        let before = json[..open].iter().rev().find(|b| !b.is_ascii_whitespace());
-        let after = json[open + needle_len..]
-            .iter()
-            .find(|b| !b.is_ascii_whitespace());
-        if matches!(before, Some(b'{' | b',')) && after == Some(&b':') {
-            return true;
-        }
-    }
-    false
+    keys_in(json, &[key]) != 0
 }
 
-/// The first position of `needle` in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = 0;
-    while i + needle.len() <= haystack.len() {
-        match haystack[i..].iter().position(|&b| b == first) {
-            None => return None,
-            Some(p) => i += p,
+/// Which of `keys` (at most 32) the JSON text `json` has as a member name
+/// at any depth, bit `i` for `keys[i]`: one pass over its quotes, no parse.
+/// A key's quotes are not inside a string (there a quote is escaped), so
+/// the real key follows `{` or `,` and is followed by `:`.
+pub fn keys_in(json: &[u8], keys: &[&str]) -> u32 {
+    let mut found = 0u32;
+    let mut at = 0;
+    while let Some(q) = json[at..].iter().position(|&b| b == b'"') {
+        let open = at + q;
+        at = open + 1;
+        let rest = &json[at..];
+        for (i, key) in keys.iter().enumerate().take(32) {
+            let key = key.as_bytes();
+            if found & (1 << i) != 0 || !rest.starts_with(key) || rest.get(key.len()) != Some(&b'"')
+            {
+                continue;
+            }
+            let before = json[..open].iter().rev().find(|b| !b.is_ascii_whitespace());
+            let after = rest[key.len() + 1..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace());
+            if matches!(before, Some(b'{' | b',')) && after == Some(&b':') {
+                found |= 1 << i;
+            }
         }
-        if haystack[i..].starts_with(needle) {
-            return Some(i);
-        }
-        i += 1;
     }
-    None
+    found
 }
 
 /// Writes `{members…, replace…}`: members named in `replace` are left out
@@ -347,6 +339,14 @@ mod tests {
         assert!(!has_key(br#"{"text":"cache_control"}"#, key));
         assert!(!has_key(br#"{"my_cache_control":1}"#, key));
         assert!(!has_key(b"", key));
+        let both = br#"{"messages":[{"role":"assistant","thinking_blocks":[]}],"tools":[{"cache_control":{}}]}"#;
+        assert_eq!(
+            keys_in(
+                both,
+                &["cache_control", "reasoning_content", "thinking_blocks"]
+            ),
+            0b101
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatRequest, ChatResponse, Message};
-use crate::protocol::raw::{has_key, RawBody};
+use crate::protocol::raw::{keys_in, RawBody};
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error, ErrorKind};
 use serde_json::{Map, Value};
@@ -100,10 +100,11 @@ impl ProviderApi for OpenAiProvider {
     }
 
     fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
+        let found = keys_in(raw.bytes(), &EXTENSIONS.map(|(key, _)| key));
         let mut names: Vec<String> = Vec::new();
-        for (key, name) in EXTENSIONS {
-            if has_key(raw.bytes(), key) && !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
+        for (i, (_, name)) in EXTENSIONS.iter().enumerate() {
+            if found & (1 << i) != 0 && !names.iter().any(|n| n == name) {
+                names.push((*name).to_owned());
             }
         }
         names
