@@ -161,6 +161,20 @@ async fn model_patterns_route_dated_ids_exact_names_first_longest_pattern_next()
         assert_eq!(v["error"]["code"], "model_not_found");
     }
     assert_eq!(up.requests().len(), 3);
+    // count_tokens routes the same way.
+    let resp = client()
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", "sk-test")
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-sonnet-4-5-20250929",
+                      "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = up.requests().pop().unwrap();
+    assert_eq!(got.path, "/v1/messages/count_tokens");
+    assert_eq!(got.json()["model"], "claude-sonnet-4-5-20250929");
     // Listings name exact models only.
     assert_eq!(gw.model_ids("sk-test").await, ["claude-sonnet-4-5"]);
 }
