@@ -107,18 +107,37 @@ impl RawBody {
 /// The span in `json` (an object) of the value at `path`, a member of
 /// nested objects, if there is one: found with one scan per level and no
 /// copy, for rewriting one value of an upstream's answer in place.
-pub fn span_of(json: &str, path: &[&str]) -> Result<Option<Range<usize>>, serde_json::Error> {
-    let base = json.as_ptr() as usize;
+pub fn span_of(json: &[u8], path: &[&str]) -> Result<Option<Range<usize>>, serde_json::Error> {
     let mut text = json;
     for key in path {
-        let obj = RawObject::parse(text.as_bytes())?;
+        let obj = RawObject::parse(text)?;
         let Some(value) = obj.get(key) else {
             return Ok(None);
         };
-        text = value.get();
+        text = value.get().as_bytes();
     }
-    let start = text.as_ptr() as usize - base;
-    Ok(Some(start..start + text.len()))
+    Ok(Some(span_in(json, text)))
+}
+
+/// Where `part`, a slice of `json`, lies in it.
+fn span_in(json: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - json.as_ptr() as usize;
+    start..start + part.len()
+}
+
+impl RawObject<'_> {
+    /// The span of member `key`'s value in `json`, the text this object
+    /// was parsed from.
+    pub fn span_of(&self, json: &[u8], key: &str) -> Option<Range<usize>> {
+        self.get(key).map(|v| span_in(json, v.get().as_bytes()))
+    }
+}
+
+/// Appends `json` with `span` replaced by `value`.
+pub fn put_spliced(out: &mut impl bytes::BufMut, json: &[u8], span: Range<usize>, value: &[u8]) {
+    out.put_slice(&json[..span.start]);
+    out.put_slice(value);
+    out.put_slice(&json[span.end..]);
 }
 
 /// Appends `json` to `out` with the value at `path` replaced by `value`
@@ -126,28 +145,22 @@ pub fn span_of(json: &str, path: &[&str]) -> Result<Option<Range<usize>>, serde_
 /// `json` is not an object (nothing appended).
 pub fn put_with(
     out: &mut impl bytes::BufMut,
-    json: &str,
+    json: &[u8],
     path: &[&str],
     value: &[u8],
 ) -> Result<(), serde_json::Error> {
     match span_of(json, path)? {
-        Some(span) => {
-            out.put_slice(&json.as_bytes()[..span.start]);
-            out.put_slice(value);
-            out.put_slice(&json.as_bytes()[span.end..]);
-        }
-        None => out.put_slice(json.as_bytes()),
+        Some(span) => put_spliced(out, json, span, value),
+        None => out.put_slice(json),
     }
     Ok(())
 }
 
 /// A copy of the JSON object `body` with the value at `path` replaced by
-/// `value` (see [`put_with`]); `None` when `body` is not a UTF-8 JSON
-/// object.
+/// `value` (see [`put_with`]); `None` when `body` is not a JSON object.
 pub fn rewritten(body: &[u8], path: &[&str], value: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(body).ok()?;
     let mut out = Vec::with_capacity(body.len() + value.len());
-    put_with(&mut out, text, path, value).ok()?;
+    put_with(&mut out, body, path, value).ok()?;
     Some(out)
 }
 
@@ -307,23 +320,29 @@ mod tests {
     fn one_nested_value_is_replaced_in_place_and_the_rest_kept_byte_for_byte() {
         let json = r#"{"type":"message_start","message":{"id":"m", "model" : "up-1","usage":{}},"model":"x"}"#;
         let mut out = Vec::new();
-        put_with(&mut out, json, &["message", "model"], br#""asked""#).unwrap();
+        put_with(
+            &mut out,
+            json.as_bytes(),
+            &["message", "model"],
+            br#""asked""#,
+        )
+        .unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"type":"message_start","message":{"id":"m", "model" : "asked","usage":{}},"model":"x"}"#
         );
         let mut same = Vec::new();
-        put_with(&mut same, json, &["message", "nothing"], b"1").unwrap();
+        put_with(&mut same, json.as_bytes(), &["message", "nothing"], b"1").unwrap();
         assert_eq!(same, json.as_bytes());
         // A string that only looks like the member is not touched.
         let tricky = r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"up"}"#;
         let mut out = Vec::new();
-        put_with(&mut out, tricky, &["model"], br#""m""#).unwrap();
+        put_with(&mut out, tricky.as_bytes(), &["model"], br#""m""#).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"m"}"#
         );
-        assert!(put_with(&mut Vec::new(), "[1]", &["model"], b"1").is_err());
+        assert!(put_with(&mut Vec::new(), b"[1]", &["model"], b"1").is_err());
     }
 
     #[test]

@@ -79,7 +79,14 @@ impl Translator for AnthropicPassThrough {
             Some(model) if kind == "message_start" => {
                 let start = out.len();
                 out.put_slice(b"event: message_start\ndata: ");
-                if put_with(out, &ev.data, &["message", "model"], model.as_bytes()).is_err() {
+                if put_with(
+                    out,
+                    ev.data.as_bytes(),
+                    &["message", "model"],
+                    model.as_bytes(),
+                )
+                .is_err()
+                {
                     out.truncate(start);
                     sse::write_event(out, kind, ev.data.as_bytes());
                 } else {

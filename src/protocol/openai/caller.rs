@@ -5,7 +5,7 @@ use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::relay::OpenAiPassThrough;
 use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Usage};
-use crate::protocol::raw::rewritten;
+use crate::protocol::raw::{put_spliced, RawObject};
 use crate::protocol::seam::{Answer, CallerApi, Parsed};
 use crate::protocol::sse;
 use crate::protocol::stream::{write_json_data, ClientEncoder, Translator};
@@ -132,11 +132,19 @@ impl CallerApi for OpenAiCaller {
         Box::new(OpenAiPassThrough::new(include_usage, Some(model)))
     }
 
-    /// `model` is rewritten in place (one scan of the top level), the rest
-    /// relayed byte for byte.
+    /// One scan of the top level finds the usage and the `model`, which is
+    /// rewritten in place, the rest relayed byte for byte.
     fn relay_whole(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
-        let usage = self.relayed_usage(&body)?;
-        let out = rewritten(&body, &["model"], model.as_bytes()).ok_or_else(unreadable)?;
+        let obj = RawObject::parse(&body).map_err(|_| unreadable())?;
+        let usage = match obj.get("usage").filter(|u| u.get() != "null") {
+            Some(u) => Some(serde_json::from_str::<Usage>(u.get()).map_err(|_| unreadable())?),
+            None => None,
+        };
+        let Some(span) = obj.span_of(&body, "model") else {
+            return Ok((body, usage));
+        };
+        let mut out = Vec::with_capacity(body.len() + model.len());
+        put_spliced(&mut out, &body, span, model.as_bytes());
         Ok((out.into(), usage))
     }
 

@@ -86,7 +86,7 @@ impl Translator for OpenAiPassThrough {
         out.reserve(data.len() + self.model.as_ref().map_or(0, |m| m.len()) + 8);
         out.put_slice(b"data: ");
         let written = match &self.model {
-            Some(model) => put_with(out, data, &["model"], model.as_bytes()),
+            Some(model) => put_with(out, data.as_bytes(), &["model"], model.as_bytes()),
             None => serde_json::from_str::<serde::de::IgnoredAny>(data)
                 .map(|_| out.put_slice(data.as_bytes())),
         };
