@@ -681,3 +681,28 @@ async fn cache_usage_reaches_each_caller_in_its_own_terms_whole_and_streamed_and
             .await;
     }
 }
+
+#[tokio::test]
+async fn thousands_of_cache_marks_cost_no_more_than_the_last_few() {
+    let (up, gw) = behind_fixture("anthropic", "/v1", "anthropic/response_text.json");
+    let eph = json!({"type": "ephemeral"});
+    let parts: Vec<Value> = (0..5000)
+        .map(|i| json!({"type": "text", "text": format!("part {i}"), "cache_control": eph}))
+        .collect();
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": parts}]});
+    let resp = gw.post("/v1/chat/completions", "sk-test", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-gateway-dropped-params"], "cache_control");
+    let mut got = Vec::new();
+    marks(&up.single().json(), "", &mut got);
+    let at: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            ".messages[0].content[4996]",
+            ".messages[0].content[4997]",
+            ".messages[0].content[4998]",
+            ".messages[0].content[4999]",
+        ]
+    );
+}

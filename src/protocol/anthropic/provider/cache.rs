@@ -18,6 +18,10 @@ use std::ops::Range;
 /// The most breakpoints Anthropic accepts in one request.
 pub const MAX_BREAKPOINTS: usize = 4;
 
+/// The most marks looked at (the caller's last ones): locating one costs a
+/// pass over the request's blocks, and earlier marks would lose anyway.
+const MAX_MARKS: usize = 16;
+
 /// Where in the Anthropic request a breakpoint goes, in prompt order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {
@@ -34,7 +38,11 @@ pub fn with_breakpoints(
 ) -> Result<(Value, Vec<&'static str>), serde_json::Error> {
     let mut dropped = Vec::new();
     let mut places: Vec<(Place, Value)> = Vec::new();
-    for bp in &req.cache_breakpoints {
+    let marks = &req.cache_breakpoints;
+    if marks.len() > MAX_MARKS {
+        dropped.push("cache_control");
+    }
+    for bp in &marks[marks.len().saturating_sub(MAX_MARKS)..] {
         let Some(place) = place(req, body, bp.at) else {
             continue;
         };
@@ -52,7 +60,9 @@ pub fn with_breakpoints(
     places.sort_by_key(|(p, _)| *p);
     if places.len() > MAX_BREAKPOINTS {
         places.drain(..places.len() - MAX_BREAKPOINTS);
-        dropped.push("cache_control");
+        if !dropped.contains(&"cache_control") {
+            dropped.push("cache_control");
+        }
     }
     let mut v = serde_json::to_value(body)?;
     for (place, control) in places {
