@@ -177,6 +177,15 @@ async fn model_patterns_route_dated_ids_exact_names_first_longest_pattern_next()
     assert_eq!(got.json()["model"], "claude-sonnet-4-5-20250929");
     // Listings name exact models only.
     assert_eq!(gw.model_ids("sk-test").await, ["claude-sonnet-4-5"]);
+    // Metrics name the pattern: labels stay bounded whatever ids arrive.
+    let labels = [
+        ("api_key", "team-a"),
+        ("model", "claude-sonnet-4-5*"),
+        ("provider", "up"),
+        ("endpoint", "/v1/messages"),
+        ("status", "200"),
+    ];
+    gw.expect_metric("llm_requests_total", &labels, 1.0).await;
 }
 
 #[tokio::test]
