@@ -327,9 +327,14 @@ async fn anthropic_callers_page_through_the_models_with_limit_after_id_and_befor
 /// A request Claude Code 2.1.332 sent (captured from a real run): 12 tools
 /// (one with `defer_loading`), `thinking` adaptive with `display: omitted`,
 /// `context_management`, `output_config.effort`, `cache_control` on system
-/// and message blocks, a `system` turn inside `messages`.
+/// and message blocks (here with `ttl`, and on a tool too), a `system` turn
+/// inside `messages`.
 fn claude_code_request() -> Value {
-    request_fixture("messages/claude_code_2_1_332_request.json")
+    let mut req = request_fixture("messages/claude_code_2_1_332_request.json");
+    // As Claude Code marks them with a 1-hour cache, and on a tool.
+    req["system"][1]["cache_control"]["ttl"] = json!("1h");
+    req["tools"][11]["cache_control"] = json!({"type": "ephemeral", "ttl": "1h"});
+    req
 }
 
 /// What OpenAI's Chat Completions accepts at the top level (a stricter
