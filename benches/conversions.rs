@@ -241,7 +241,7 @@ fn streams(c: &mut Criterion) {
                         anthropic::ResponseContext::default(),
                         1_741_570_283,
                     )),
-                    Box::new(OpenAiEncoder::new(true)),
+                    Box::new(OpenAiEncoder::new(true, "gpt-4o".to_owned())),
                 );
                 translate_stream(black_box(s.as_bytes()), Box::new(t))
             })
@@ -258,7 +258,7 @@ fn streams(c: &mut Criterion) {
                 };
                 let t = Decoded::new(
                     Box::new(GeminiToOpenAi::new(ctx, 1_741_570_283)),
-                    Box::new(OpenAiEncoder::new(true)),
+                    Box::new(OpenAiEncoder::new(true, "gpt-4o".to_owned())),
                 );
                 translate_stream(black_box(s.as_bytes()), Box::new(t))
             })
@@ -271,7 +271,7 @@ fn streams(c: &mut Criterion) {
             b.iter(|| {
                 translate_stream(
                     black_box(s.as_bytes()),
-                    Box::new(OpenAiPassThrough::new(false)),
+                    Box::new(OpenAiPassThrough::new(false, Some("\"gpt-4o\""))),
                 )
             })
         });

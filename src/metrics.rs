@@ -279,7 +279,7 @@ impl Families {
             )?,
             tokens: counter(
                 "llm_tokens_total",
-                "Tokens as the provider reported them; type: input (all input, cached included), output, cached_input (the cached subset of input).",
+                "Tokens as the provider reported them; type: input (all input, cache reads and writes included), output, cache_read and cache_write (subsets of input), cached_input (= cache_read, for older dashboards).",
                 &["type"],
             )?,
             duration: histogram(
@@ -338,6 +338,8 @@ impl Families {
             add("input", u.prompt_tokens);
             add("output", u.completion_tokens);
             add("cached_input", u.cached_tokens());
+            add("cache_read", u.cached_tokens());
+            add("cache_write", u.cache_write_tokens());
         }
         self.duration
             .with_label_values(&dims)

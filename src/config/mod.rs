@@ -174,6 +174,9 @@ pub struct Target {
     pub api_model: Arc<str>,
     /// Share of requests among the model's healthy targets.
     pub weight: u32,
+    /// The provider gets the name the caller asked for (a pattern's target
+    /// without `api_model`); `api_model` is then the pattern.
+    pub api_model_from_caller: bool,
 }
 
 /// Where a model name routes.
@@ -196,6 +199,11 @@ pub struct ModelRoute {
 }
 
 impl ModelRoute {
+    /// Whether the name is a pattern ([`is_pattern`]).
+    pub fn is_pattern(&self) -> bool {
+        is_pattern(&self.name)
+    }
+
     /// Whether any target's provider is enabled.
     pub fn enabled(&self) -> bool {
         self.targets.iter().any(|t| t.provider.enabled)
@@ -254,7 +262,20 @@ pub struct Snapshot {
     /// holds its route without copying it.
     pub models: BTreeMap<String, Arc<ModelRoute>>,
     pub providers: BTreeMap<String, Arc<ProviderSettings>>,
+    /// The models whose name is a pattern, longest pattern first (ties in
+    /// name order): the order [`Snapshot::route`] tries them in.
+    patterns: Vec<Arc<ModelRoute>>,
 }
+
+/// Whether a model name is a pattern: it has a `*` (any run of characters)
+/// or a `?` (one character).
+pub fn is_pattern(name: &str) -> bool {
+    name.contains(['*', '?'])
+}
+
+/// Longest model name (in characters) matched against patterns; a longer
+/// name routes only by its exact entry.
+pub const MAX_PATTERN_MATCHED: usize = 256;
 
 impl Snapshot {
     /// The key entry for a presented key, if configured (enabled or not).
@@ -293,9 +314,24 @@ impl Snapshot {
         out
     }
 
-    /// The route of a model name.
+    /// The configured model of exactly this name (a pattern's by its
+    /// pattern).
     pub fn model(&self, name: &str) -> Option<&Arc<ModelRoute>> {
         self.models.get(name)
+    }
+
+    /// Where a name a caller asked for routes: its exact entry, else the
+    /// longest pattern that matches the whole name.
+    pub fn route(&self, asked: &str) -> Option<&Arc<ModelRoute>> {
+        if let Some(exact) = self.models.get(asked) {
+            return Some(exact);
+        }
+        if self.patterns.is_empty() || asked.chars().count() > MAX_PATTERN_MATCHED {
+            return None;
+        }
+        self.patterns
+            .iter()
+            .find(|p| crate::governance::glob_match(&p.name, asked))
     }
 
     /// Builds a snapshot from the parsed file, or every problem found.
@@ -312,7 +348,14 @@ impl Snapshot {
         if !errs.0.is_empty() {
             return Err(errs);
         }
+        let mut patterns: Vec<Arc<ModelRoute>> = models
+            .values()
+            .filter(|m| m.is_pattern())
+            .cloned()
+            .collect();
+        patterns.sort_by_key(|m| std::cmp::Reverse(m.name.chars().count()));
         Ok(Snapshot {
+            patterns,
             generation: 1,
             server,
             metrics,
@@ -774,6 +817,28 @@ fn validate_routing(r: file::RoutingSection, errs: &mut ConfigErrors) -> Routing
     }
 }
 
+/// A pattern uses `*` and `?` only (no `[`, `{` or `\\` syntax) and is at
+/// most [`MAX_PATTERN_MATCHED`] characters.
+fn check_pattern(name: &str) -> Result<(), String> {
+    if name.chars().count() > MAX_PATTERN_MATCHED {
+        return Err(format!(
+            "is a pattern longer than {MAX_PATTERN_MATCHED} characters"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '[' | ']' | '{' | '}' | '\\'))
+    {
+        return Err(format!(
+            "is a pattern with `{c}`: patterns use `*` (any run of characters) and `?` (one character) only"
+        ));
+    }
+    if name.contains("**") {
+        return Err("is a pattern with `**`: one `*` matches any run of characters".to_owned());
+    }
+    Ok(())
+}
+
 fn validate_models(
     models: BTreeMap<String, file::ModelSection>,
     providers: &BTreeMap<String, Arc<ProviderSettings>>,
@@ -787,6 +852,13 @@ fn validate_models(
         if name.trim().is_empty() {
             errs.push("models", "a model name must not be empty");
             continue;
+        }
+        let pattern = is_pattern(&name);
+        if pattern {
+            if let Err(problem) = check_pattern(&name) {
+                errs.push(field.clone(), problem);
+                continue;
+            }
         }
         let before = errs.0.len();
         let seed_form = m.provider.is_some();
@@ -833,8 +905,19 @@ fn validate_models(
                 None => 1,
                 Some(w) => count(w, 1..=10_000, &format!("{field}.targets[{i}].weight"), errs),
             };
+            if t.api_model.as_deref().is_some_and(is_pattern) {
+                errs.push(
+                    if seed_form {
+                        format!("{field}.api_model")
+                    } else {
+                        format!("{field}.targets[{i}].api_model")
+                    },
+                    "must be a model id, not a pattern (leave it out to send the name the caller asked for)",
+                );
+            }
             targets.push(Target {
                 provider: provider.clone(),
+                api_model_from_caller: pattern && t.api_model.is_none(),
                 api_model: t.api_model.unwrap_or_else(|| name.clone()).into(),
                 weight,
             });
@@ -891,6 +974,79 @@ mod tests {
     fn parse(toml_text: &str) -> Result<Snapshot, ConfigErrors> {
         let f: file::FileConfig = toml::from_str(toml_text).unwrap();
         Snapshot::from_file(f)
+    }
+
+    #[test]
+    fn an_exact_name_beats_a_pattern_and_the_longest_pattern_wins() {
+        let s = parse(
+            r#"
+            [models."claude-sonnet-4-5"]
+            provider = "p"
+            [models."claude-*"]
+            provider = "p"
+            api_model = "any-claude"
+            [models."claude-sonnet-4-5*"]
+            provider = "p"
+            [models."claude-sonnet-4-?-2025*"]
+            provider = "p"
+            [providers.p]
+            type = "mock"
+            "#,
+        )
+        .unwrap();
+        let route = |asked: &str| s.route(asked).map(|r| &*r.name);
+        assert_eq!(route("claude-sonnet-4-5"), Some("claude-sonnet-4-5"));
+        assert_eq!(
+            route("claude-sonnet-4-5-20250929"),
+            Some("claude-sonnet-4-?-2025*")
+        );
+        assert_eq!(
+            route("claude-sonnet-4-5-20260101"),
+            Some("claude-sonnet-4-5*")
+        );
+        assert_eq!(route("claude-haiku-4-5"), Some("claude-*"));
+        // Anchored at both ends: no other names are caught.
+        assert_eq!(route("my-claude-sonnet-4-5"), None);
+        assert_eq!(route("gpt-4o"), None);
+        assert_eq!(route(&format!("claude-{}", "x".repeat(300))), None);
+        let dated = s.route("claude-sonnet-4-5-20260101").unwrap();
+        assert!(dated.targets[0].api_model_from_caller);
+        assert!(!s.route("claude-haiku-4-5").unwrap().targets[0].api_model_from_caller);
+        assert!(!s.model("claude-sonnet-4-5").unwrap().targets[0].api_model_from_caller);
+    }
+
+    #[test]
+    fn patterns_are_validated() {
+        let errs = parse(
+            r#"
+            [models."claude-[0-9]*"]
+            provider = "p"
+            [models."claude-**"]
+            provider = "p"
+            [models."gpt-*"]
+            provider = "p"
+            api_model = "gpt-*"
+            [providers.p]
+            type = "mock"
+            "#,
+        )
+        .unwrap_err();
+        let got: Vec<_> = errs
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.problem.split(':').next().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("models.\"claude-**\"", "is a pattern with `**`"),
+                ("models.\"claude-[0-9]*\"", "is a pattern with `[`"),
+                (
+                    "models.\"gpt-*\".api_model",
+                    "must be a model id, not a pattern (leave it out to send the name the caller asked for)"
+                ),
+            ]
+        );
     }
 
     #[test]

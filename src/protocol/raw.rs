@@ -104,6 +104,101 @@ impl RawBody {
     }
 }
 
+/// The span in `json` (an object) of the value at `path`, a member of
+/// nested objects, if there is one: found with one scan per level and no
+/// copy, for rewriting one value of an upstream's answer in place.
+pub fn span_of(json: &[u8], path: &[&str]) -> Result<Option<Range<usize>>, serde_json::Error> {
+    let mut text = json;
+    for key in path {
+        let obj = RawObject::parse(text)?;
+        let Some(value) = obj.get(key) else {
+            return Ok(None);
+        };
+        text = value.get().as_bytes();
+    }
+    Ok(Some(span_in(json, text)))
+}
+
+/// Where `part`, a slice of `json`, lies in it.
+fn span_in(json: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - json.as_ptr() as usize;
+    start..start + part.len()
+}
+
+impl RawObject<'_> {
+    /// The span of member `key`'s value in `json`, the text this object
+    /// was parsed from.
+    pub fn span_of(&self, json: &[u8], key: &str) -> Option<Range<usize>> {
+        self.get(key).map(|v| span_in(json, v.get().as_bytes()))
+    }
+}
+
+/// Appends `json` with `span` replaced by `value`.
+pub fn put_spliced(out: &mut impl bytes::BufMut, json: &[u8], span: Range<usize>, value: &[u8]) {
+    out.put_slice(&json[..span.start]);
+    out.put_slice(value);
+    out.put_slice(&json[span.end..]);
+}
+
+/// Appends `json` to `out` with the value at `path` replaced by `value`
+/// (raw JSON), or `json` unchanged when it has no such value; an error when
+/// `json` is not an object (nothing appended).
+pub fn put_with(
+    out: &mut impl bytes::BufMut,
+    json: &[u8],
+    path: &[&str],
+    value: &[u8],
+) -> Result<(), serde_json::Error> {
+    match span_of(json, path)? {
+        Some(span) => put_spliced(out, json, span, value),
+        None => out.put_slice(json),
+    }
+    Ok(())
+}
+
+/// A copy of the JSON object `body` with the value at `path` replaced by
+/// `value` (see [`put_with`]); `None` when `body` is not a JSON object.
+pub fn rewritten(body: &[u8], path: &[&str], value: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + value.len());
+    put_with(&mut out, body, path, value).ok()?;
+    Some(out)
+}
+
+/// Whether the JSON text `json` has a member named `key` at any depth
+/// ([`keys_in`]).
+pub fn has_key(json: &[u8], key: &str) -> bool {
+    keys_in(json, &[key]) != 0
+}
+
+/// Which of `keys` (at most 32) the JSON text `json` has as a member name
+/// at any depth, bit `i` for `keys[i]`: one pass over its quotes, no parse.
+/// A key's quotes are not inside a string (there a quote is escaped), so
+/// the real key follows `{` or `,` and is followed by `:`.
+pub fn keys_in(json: &[u8], keys: &[&str]) -> u32 {
+    let mut found = 0u32;
+    let mut at = 0;
+    while let Some(q) = json[at..].iter().position(|&b| b == b'"') {
+        let open = at + q;
+        at = open + 1;
+        let rest = &json[at..];
+        for (i, key) in keys.iter().enumerate().take(32) {
+            let key = key.as_bytes();
+            if found & (1 << i) != 0 || !rest.starts_with(key) || rest.get(key.len()) != Some(&b'"')
+            {
+                continue;
+            }
+            let before = json[..open].iter().rev().find(|b| !b.is_ascii_whitespace());
+            let after = rest[key.len() + 1..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace());
+            if matches!(before, Some(b'{' | b',')) && after == Some(&b':') {
+                found |= 1 << i;
+            }
+        }
+    }
+    found
+}
+
 /// Writes `{members…, replace…}`: members named in `replace` are left out
 /// where they stood, the replacements come last, in order.
 fn write_members<'m>(
@@ -186,6 +281,12 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
     }
 }
 
+/// `text` as a JSON string value (quoted, escaped), to splice into raw
+/// JSON.
+pub fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +319,58 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&expected).unwrap(),
             r#"{"ab":[1, 2],"stream":true,"model":"x"}"#
+        );
+    }
+
+    #[test]
+    fn one_nested_value_is_replaced_in_place_and_the_rest_kept_byte_for_byte() {
+        let json = r#"{"type":"message_start","message":{"id":"m", "model" : "up-1","usage":{}},"model":"x"}"#;
+        let mut out = Vec::new();
+        put_with(
+            &mut out,
+            json.as_bytes(),
+            &["message", "model"],
+            br#""asked""#,
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"type":"message_start","message":{"id":"m", "model" : "asked","usage":{}},"model":"x"}"#
+        );
+        let mut same = Vec::new();
+        put_with(&mut same, json.as_bytes(), &["message", "nothing"], b"1").unwrap();
+        assert_eq!(same, json.as_bytes());
+        // A string that only looks like the member is not touched.
+        let tricky = r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"up"}"#;
+        let mut out = Vec::new();
+        put_with(&mut out, tricky.as_bytes(), &["model"], br#""m""#).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"choices":[{"delta":{"content":"\"model\":\"a\""}}],"model":"m"}"#
+        );
+        assert!(put_with(&mut Vec::new(), b"[1]", &["model"], b"1").is_err());
+    }
+
+    #[test]
+    fn a_key_is_found_at_any_depth_but_not_inside_strings() {
+        let key = "cache_control";
+        assert!(has_key(
+            br#"{"a":[{"text":"x","cache_control":{"type":"ephemeral"}}]}"#,
+            key
+        ));
+        assert!(has_key(b"{\"a\":1,\n  \"cache_control\" : {}}", key));
+        assert!(has_key(br#"{"t":"a\\","cache_control":1}"#, key));
+        assert!(!has_key(br#"{"text":"say \"cache_control\": no"}"#, key));
+        assert!(!has_key(br#"{"text":"cache_control"}"#, key));
+        assert!(!has_key(br#"{"my_cache_control":1}"#, key));
+        assert!(!has_key(b"", key));
+        let both = br#"{"messages":[{"role":"assistant","thinking_blocks":[]}],"tools":[{"cache_control":{}}]}"#;
+        assert_eq!(
+            keys_in(
+                both,
+                &["cache_control", "reasoning_content", "thinking_blocks"]
+            ),
+            0b101
         );
     }
 

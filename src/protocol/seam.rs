@@ -82,11 +82,6 @@ pub trait Answer: Send + Sync {
     fn whole(&self, resp: &ChatResponse) -> Vec<u8>;
     /// A fresh encoder for a streamed answer (one per attempt).
     fn stream(&self) -> Box<dyn ClientEncoder>;
-    /// Request parameters the caller's side did not convert (listed in
-    /// `x-gateway-dropped-params` with the provider's).
-    fn dropped(&self) -> &[String] {
-        &[]
-    }
     /// A stream relayed from a provider that serves this caller's API
     /// natively, made this call's (e.g. the Responses id and model);
     /// `None`: the caller API's plain relay.
@@ -124,22 +119,17 @@ pub trait CallerApi: Sync {
     fn count_estimate(&self, _body: &[u8]) -> Result<Vec<u8>, Error> {
         Err(Error::invalid("this API has no token count endpoint"))
     }
-    /// The relay of a stream from a provider that speaks this API;
-    /// `include_usage`: the caller asked for the usage chunk.
-    fn relay(&self, include_usage: bool) -> Box<dyn Translator>;
-    /// The usage in a relayed whole answer (an unreadable answer is an
-    /// error).
+    /// The relay of a chat stream from a provider that speaks this API,
+    /// its events naming `model` (the name the caller asked for) instead of
+    /// the upstream's id; `include_usage`: the caller asked for the usage
+    /// chunk.
+    fn relay(&self, include_usage: bool, model: &str) -> Box<dyn Translator>;
+    /// A relayed whole chat answer naming `model` likewise (the rest byte
+    /// for byte), and its usage (an unreadable answer is an error).
+    fn relayed(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error>;
+    /// The usage in another relayed answer (a count, embeddings), which
+    /// goes back unchanged.
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error>;
-    /// The relay of a stream, for APIs whose answers are rewritten with
-    /// what the route knows (Gemini: `modelVersion` is the caller's model).
-    fn relay_routed(&self, include_usage: bool, _route: Routed<'_>) -> Box<dyn Translator> {
-        self.relay(include_usage)
-    }
-    /// A relayed whole answer as the caller gets it, and its usage.
-    fn relayed(&self, body: Bytes, _route: Routed<'_>) -> Result<(Bytes, Option<Usage>), Error> {
-        let usage = self.relayed_usage(&body)?;
-        Ok((body, usage))
-    }
     /// An error body.
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8>;
     /// An error as a mid-stream event.
@@ -211,6 +201,12 @@ pub trait ProviderApi: Sync {
     /// A relayed body: the caller's own, the model rewritten (and whatever
     /// the gateway needs, e.g. usage on OpenAI streams).
     fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error>;
+    /// What [`Self::relay_body`] leaves out of the caller's body
+    /// (`x-gateway-dropped-params`).
+    fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
+        let _ = raw;
+        Vec::new()
+    }
     /// Converts a lingua-franca request.
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error>;
     /// Reads an error answer (`retry_after`: the response's own header).

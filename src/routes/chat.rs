@@ -39,13 +39,14 @@ impl ChatHead {
     }
 }
 
-/// The route of a model name, if it exists and its provider is enabled; an
-/// error quotes the name only shortened and sanitised.
+/// The route of a model name (its exact entry, else the longest matching
+/// pattern), if it exists and its provider is enabled; an error quotes the
+/// name only shortened and sanitised.
 pub fn resolve<'a>(
     snapshot: &'a Snapshot,
     model: &str,
 ) -> Result<&'a Arc<ModelRoute>, GatewayError> {
-    match snapshot.model(model) {
+    match snapshot.route(model) {
         Some(route) if route.enabled() => Ok(route),
         Some(_) => Err(GatewayError::new(
             ErrorKind::ModelNotFound,
@@ -74,11 +75,8 @@ pub async fn completions(
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let anthropic_beta = req
-        .headers()
-        .get("anthropic-beta")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let anthropic_beta = header(&req, "anthropic-beta");
+    let anthropic_version = header(&req, "anthropic-version");
     serve(
         &req,
         caller,
@@ -102,8 +100,17 @@ pub async fn completions(
                     .and_then(|o| o.include_usage)
                     .unwrap_or(false);
             call.anthropic_beta = anthropic_beta;
+            call.anthropic_version = anthropic_version;
             Ok(call)
         },
     )
     .await
+}
+
+/// A request header's value, when it is text.
+pub fn header(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

@@ -114,6 +114,7 @@ pub async fn post(
             let mut call = Call::new(operation, InboundApi::Gemini, scan(body)?, route.clone());
             call.stream = stream;
             call.include_usage = true;
+            call.asked_model = Some(model.into());
             Ok(call)
         },
     )

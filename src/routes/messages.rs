@@ -3,7 +3,7 @@
 //! configured model (`?beta=true` and other query strings are ignored).
 
 use super::call::{scan, serve};
-use super::chat::resolve;
+use super::chat::{header, resolve};
 use super::ApiError;
 use crate::auth::Caller;
 use crate::error::{GatewayError, InboundApi};
@@ -39,13 +39,6 @@ fn head(obj: &RawBody) -> Result<MessagesHead, GatewayError> {
     Ok(MessagesHead { model, stream })
 }
 
-fn beta(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("anthropic-beta")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 fn call(
     req: &HttpRequest,
     caller: &Caller,
@@ -58,7 +51,8 @@ fn call(
     let mut call = Call::new(operation, InboundApi::Anthropic, body, route.clone());
     call.stream = operation == Operation::Chat && head.stream.unwrap_or(false);
     call.include_usage = true;
-    call.anthropic_beta = beta(req);
+    call.anthropic_beta = header(req, "anthropic-beta");
+    call.anthropic_version = header(req, "anthropic-version");
     Ok(call)
 }
 

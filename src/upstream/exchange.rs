@@ -451,7 +451,7 @@ mod tests {
         let response = awc::test::TestResponse::default()
             .finish()
             .map_body(|_, _| actix_web::dev::Payload::Stream { payload: body });
-        let translator = Box::new(OpenAiPassThrough::new(false));
+        let translator = Box::new(OpenAiPassThrough::new(false, None));
         UpstreamStream::new(response, translator, SseLimits::default())
     }
 

@@ -51,6 +51,12 @@ pub struct Call {
     pub include_usage: bool,
     /// The caller's `anthropic-beta` header, passed on to Anthropic.
     pub anthropic_beta: Option<String>,
+    /// The caller's `anthropic-version` header, passed on to Anthropic
+    /// instead of the provider's configured `api_version`.
+    pub anthropic_version: Option<String>,
+    /// The model name the caller asked for (the body's `model`): what a
+    /// pattern's target without `api_model` sends upstream.
+    pub asked_model: Option<Box<str>>,
     /// The body in the lingua franca, parsed on the first attempt that
     /// converts, and only then.
     parsed: OnceLock<Result<Parsed, protocol::Error>>,
@@ -64,6 +70,10 @@ impl Call {
         body: RawBody,
         route: Arc<ModelRoute>,
     ) -> Self {
+        let asked_model = body
+            .get("model")
+            .and_then(|m| serde_json::from_str::<String>(m).ok())
+            .map(Into::into);
         Self {
             operation,
             inbound,
@@ -72,8 +82,16 @@ impl Call {
             stream: false,
             include_usage: false,
             anthropic_beta: None,
+            anthropic_version: None,
+            asked_model,
             parsed: OnceLock::new(),
         }
+    }
+
+    /// The model name the caller asked for (the route's name when the
+    /// request named none).
+    pub fn asked(&self) -> &str {
+        self.asked_model.as_deref().unwrap_or(&self.route.name)
     }
 
     /// The call with its request already in the lingua franca (a caller
@@ -88,7 +106,7 @@ impl Call {
     /// when a fallback serves) and whether it streams.
     pub fn routed(&self) -> protocol::seam::Routed<'_> {
         protocol::seam::Routed {
-            model: &self.route.name,
+            model: self.asked(),
             stream: self.stream,
         }
     }

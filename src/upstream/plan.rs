@@ -95,8 +95,15 @@ fn wire_target(a: &Attempt) -> Target<'_> {
     Target {
         base_url: &p.base_url,
         api_key: p.api_key.as_ref().map(|k| k.expose()),
-        api_version: &p.api_version,
-        api_model: &a.target.api_model,
+        api_version: a
+            .call
+            .anthropic_version
+            .as_deref()
+            .unwrap_or(&p.api_version),
+        api_model: match (&a.call.asked_model, a.target.api_model_from_caller) {
+            (Some(asked), true) => asked,
+            _ => &a.target.api_model,
+        },
         default_max_tokens: a.default_max_tokens,
         stream: a.call.stream,
         anthropic_beta: a.call.anthropic_beta.as_deref(),
@@ -112,19 +119,25 @@ fn relay(
     t: &Target<'_>,
 ) -> Result<Prepared, GatewayError> {
     let caller = a.call.inbound.caller();
-    let answer = if t.stream {
-        Answer::Stream(caller.relay_routed(a.call.include_usage, a.call.routed()))
-    } else {
-        let call = a.call.clone();
-        Answer::Whole(Box::new(move |body: Bytes| {
-            Ok(caller.relayed(body, call.routed())?)
-        }))
+    // A chat answer names the model the caller asked for.
+    let answer = match (t.stream, a.call.operation) {
+        (true, _) => Answer::Stream(caller.relay(a.call.include_usage, a.call.asked())),
+        (false, Operation::Chat) => {
+            let call = a.call.clone();
+            Answer::Whole(Box::new(move |body: Bytes| {
+                Ok(caller.relayed(body, call.asked())?)
+            }))
+        }
+        (false, _) => Answer::Whole(Box::new(move |body: Bytes| {
+            let usage = caller.relayed_usage(&body)?;
+            Ok((body, usage))
+        })),
     };
     Ok(Prepared {
         url: provider.url(t, a.call.operation),
         headers: provider.headers(t),
         body: provider.relay_body(&a.call.body, t)?,
-        extra_headers: Vec::new(),
+        extra_headers: dropped_header(provider.relay_dropped(&a.call.body)),
         provider,
         answer,
     })
@@ -147,16 +160,17 @@ fn relay_responses(
     let back: Arc<dyn CallerAnswer> = a.call.parsed()?.answer.clone();
     let caller = a.call.inbound.caller();
     let answer = if t.stream {
-        Answer::Stream(back.relay_stream().unwrap_or_else(|| caller.relay(true)))
+        Answer::Stream(
+            back.relay_stream()
+                .unwrap_or_else(|| caller.relay(true, a.call.asked())),
+        )
     } else {
+        let call = a.call.clone();
         Answer::Whole(Box::new(move |body: Bytes| match back.relay_whole(&body) {
             Some(adapted) => adapted
                 .map(|(body, usage)| (body.into(), usage))
                 .map_err(Into::into),
-            None => {
-                let usage = caller.relayed_usage(&body)?;
-                Ok((body, usage))
-            }
+            None => Ok(caller.relayed(body, call.asked())?),
         }))
     };
     Ok(Prepared {
@@ -179,9 +193,19 @@ fn convert(
 ) -> Result<Prepared, GatewayError> {
     let parsed = a.call.parsed()?;
     let encoded = provider.encode(&parsed.request, t)?;
+    let mut dropped = parsed.request.dropped.clone();
+    // Only Anthropic's wire format has prompt-cache breakpoints.
+    if !parsed.request.cache_breakpoints.is_empty()
+        && provider.native() != Some(crate::protocol::InboundApi::Anthropic)
+    {
+        dropped.push("cache_control".to_owned());
+    }
+    for name in encoded.dropped {
+        if !dropped.contains(&name) {
+            dropped.push(name);
+        }
+    }
     let back: Arc<dyn CallerAnswer> = parsed.answer.clone();
-    let mut dropped = parsed.answer.dropped().to_vec();
-    dropped.extend(encoded.dropped);
     let decoder = encoded.decoder;
     let answer = if t.stream {
         Answer::Stream(Box::new(Decoded::new(decoder.stream(), back.stream())))

@@ -589,3 +589,50 @@ def test_messages_calls_are_counted_in_metrics(gateway):
     lines = [line for line in text.splitlines() if line.startswith("llm_requests_total{")]
     assert any('endpoint="/v1/messages"' in line and 'model="demo"' in line and 'status="200"' in line for line in lines), lines
     assert any('endpoint="/v1/messages/count_tokens"' in line and 'model="demo"' in line for line in lines), lines
+
+
+# --- model patterns, model echo and cache usage --------------------------------
+
+
+def test_a_dated_id_routes_by_pattern_and_cache_usage_comes_back_in_anthropic_terms():
+    def ant(path, headers, body):
+        return 200, JSON, fixture("anthropic/response_cache_usage.json").encode()
+
+    def oai(path, headers, body):
+        text = fixture("openai/chat_completion.json").replace('"cached_tokens": 0', '"cached_tokens": 16')
+        return 200, JSON, text.encode()
+
+    ups = {"ant": MockUpstream(ant), "oai": MockUpstream(oai)}
+    extra = """
+[models."claude-sonnet-4-5*"]
+provider = "ant"
+
+[models."claude-haiku-4-5*"]
+provider = "oai"
+api_model = "gpt-4o-mini"
+"""
+    try:
+        text = config([("anthropic", "ant", ups["ant"].url + "/v1"), ("openai", "oai", ups["oai"].url + "/v1")], extra)
+        with running_gateway(text) as base:
+            c = client(base)
+            r = c.messages.create(model="claude-sonnet-4-5-20250929", max_tokens=64,
+                                  messages=[{"role": "user", "content": "Where is the clause?"}])
+            assert r.model == "claude-sonnet-4-5-20250929"
+            assert sent(ups["ant"])["model"] == "claude-sonnet-4-5-20250929"
+            u = r.usage
+            assert (u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens) == (21, 9000, 1200)
+
+            r = c.messages.create(model="claude-haiku-4-5-20251001", max_tokens=64,
+                                  messages=[{"role": "user", "content": "hi"}])
+            assert r.model == "claude-haiku-4-5-20251001"
+            assert sent(ups["oai"])["model"] == "gpt-4o-mini"
+            # OpenAI's cached_tokens are reads, taken out of input_tokens.
+            assert (r.usage.input_tokens, r.usage.cache_read_input_tokens) == (19 - 16, 16)
+
+            # Patterns route; they are not models: the list pages through exact names.
+            page = c.models.list(limit=2)
+            assert [m.id for m in page.data] == ["ant-model", "demo"] and page.has_more is True
+            assert [m.id for m in c.models.list(limit=2)] == ["ant-model", "demo", "oai-model"]
+    finally:
+        for up in ups.values():
+            up.close()

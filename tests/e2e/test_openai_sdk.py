@@ -120,3 +120,42 @@ def test_embeddings_create_through_the_mock_provider_and_an_openai_upstream():
             assert sent["model"] == "upstream-emb" and sent["input"] == "hello"
     finally:
         up.close()
+
+
+def test_cache_marks_reach_anthropic_as_breakpoints_and_cache_usage_comes_back():
+    """LiteLLM's convention: `cache_control` on a content part or a message;
+    the answer names the model asked for and reports cache reads and writes."""
+
+    def respond(path, headers, body):
+        if json.loads(body).get("stream"):
+            return 200, {"content-type": "text/event-stream"}, sse_events_with_blank(
+                fixture("anthropic/stream_usage_deltas.sse"))
+        return 200, {"content-type": "application/json"}, fixture("anthropic/response_cache_usage.json").encode()
+
+    up = MockUpstream(respond)
+    try:
+        with running_gateway(config([("anthropic", "ant", up.url + "/v1")])) as base:
+            c = client(base)
+            messages = [
+                {"role": "system", "content": [
+                    {"type": "text", "text": "A long contract.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+                {"role": "user", "content": "Where is the termination clause?", "cache_control": {"type": "ephemeral"}},
+            ]
+            r = c.chat.completions.create(model="ant-model", messages=messages, max_tokens=100)
+            assert r.model == "ant-model"
+            sent = json.loads(up.requests[-1]["body"])
+            assert sent["system"] == [{"type": "text", "text": "A long contract.",
+                                       "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+            assert sent["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+            # OpenAI's meaning: prompt_tokens includes cache reads and writes.
+            assert r.usage.prompt_tokens == 21 + 9000 + 1200
+            assert r.usage.prompt_tokens_details.cached_tokens == 9000
+            assert r.usage.prompt_tokens_details.model_extra["cache_write_tokens"] == 1200
+
+            stream = c.chat.completions.create(model="ant-model", messages=messages, max_tokens=100,
+                                               stream=True, stream_options={"include_usage": True})
+            chunks = list(stream)
+            assert {ch.model for ch in chunks} == {"ant-model"}
+            assert chunks[-1].usage.prompt_tokens_details.cached_tokens == 9000
+    finally:
+        up.close()

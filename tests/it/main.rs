@@ -8,6 +8,7 @@ mod chat_anthropic;
 mod chat_gemini;
 mod chat_openai;
 mod cli;
+mod contract;
 mod cost;
 mod embeddings;
 mod errors;

@@ -51,9 +51,13 @@ async fn anthropic_providers_get_the_request_natively_with_only_the_model_rewrit
     );
     let resp = post_messages(&gw, "/v1/messages?beta=true", &hello(false)).await;
     assert_eq!(resp.status(), 200);
+    // Byte for byte, but for the model: the name the caller asked for.
     assert_eq!(
         resp.text().await.unwrap(),
-        fixture("anthropic/response_text.json")
+        fixture("anthropic/response_text.json").replace(
+            r#""model": "claude-sonnet-4-5-20250929""#,
+            &format!(r#""model": {}"#, hello(false)["model"])
+        )
     );
     let got = up.single();
     assert_eq!(got.path, "/v1/messages");

@@ -1,22 +1,37 @@
 //! Anthropic upstream, Anthropic caller: the stream relayed event by event
-//! (with its `event:` names), parsing only the events that carry usage.
+//! (with its `event:` names), parsing only the events that carry usage;
+//! `message_start` names the model the caller asked for.
 
 use crate::protocol::anthropic::provider::{error_event, openai_usage};
 use crate::protocol::anthropic::types::{AnthropicUsage, EventType};
 use crate::protocol::error::cut_short;
 use crate::protocol::openai::Usage;
+use crate::protocol::raw::put_with;
 use crate::protocol::sse::{self, SseEvent};
 use crate::protocol::{Error, Flow, Translator};
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use serde::Deserialize;
 
 /// Anthropic upstream, Anthropic caller: events are relayed as they are
 /// (with their `event:` names); usage is read from `message_start` and
-/// `message_delta` (cumulative, E12).
+/// `message_delta` (cumulative, E12); `message_start` gets the caller's
+/// model name.
 #[derive(Debug, Default)]
 pub struct AnthropicPassThrough {
+    /// The caller's `model`, raw JSON; none: the upstream's is kept.
+    model: Option<Box<str>>,
     usage: Option<AnthropicUsage>,
     done: bool,
+}
+
+impl AnthropicPassThrough {
+    /// A relay whose `message_start` names `model` (raw JSON).
+    pub fn echoing(model: &str) -> Self {
+        Self {
+            model: Some(model.into()),
+            ..Self::default()
+        }
+    }
 }
 
 impl Translator for AnthropicPassThrough {
@@ -60,7 +75,26 @@ impl Translator for AnthropicPassThrough {
             }
             _ => {}
         }
-        sse::write_event(out, kind, ev.data.as_bytes());
+        match &self.model {
+            Some(model) if kind == "message_start" => {
+                let start = out.len();
+                out.put_slice(b"event: message_start\ndata: ");
+                if put_with(
+                    out,
+                    ev.data.as_bytes(),
+                    &["message", "model"],
+                    model.as_bytes(),
+                )
+                .is_err()
+                {
+                    out.truncate(start);
+                    sse::write_event(out, kind, ev.data.as_bytes());
+                } else {
+                    out.put_slice(b"\n\n");
+                }
+            }
+            _ => sse::write_event(out, kind, ev.data.as_bytes()),
+        }
         if kind == "message_stop" {
             self.done = true;
             return Ok(Flow::Done);
@@ -94,10 +128,9 @@ mod tests {
 
     #[test]
     fn anthropic_pass_through_relays_events_and_reads_usage_even_without_names() {
-        let mut t = AnthropicPassThrough::default();
+        let mut t = AnthropicPassThrough::echoing(r#""claude-x-20250101""#);
         let mut out = BytesMut::new();
-        let start =
-            r#"{"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}"#;
+        let start = r#"{"type":"message_start","message":{"model":"up","usage":{"input_tokens":5,"output_tokens":1}}}"#;
         t.event(&data(start), &mut out).unwrap();
         let delta = SseEvent {
             event: Some("message_delta".to_owned()),
@@ -111,6 +144,10 @@ mod tests {
         );
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(text.starts_with("event: message_start\ndata: "), "{text}");
+        assert!(
+            text.contains(r#""message":{"model":"claude-x-20250101","usage""#),
+            "{text}"
+        );
         assert!(text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
         let u = t.usage().unwrap();
         assert_eq!((u.prompt_tokens, u.completion_tokens), (5, 7));

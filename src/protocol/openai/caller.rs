@@ -1,31 +1,37 @@
 //! OpenAI Chat Completions as the caller's API: how answers and chunks go
-//! back to an OpenAI client.
+//! back to an OpenAI client, naming the model the caller asked for.
 
 use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::relay::OpenAiPassThrough;
-use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Usage};
+use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Usage};
+use crate::protocol::raw::{json_string, put_spliced, RawObject};
 use crate::protocol::seam::{Answer, CallerApi, Parsed};
 use crate::protocol::sse;
 use crate::protocol::stream::{write_json_data, ClientEncoder, Translator};
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::sync::Arc;
 
 /// OpenAI chunks to an OpenAI caller: `data:` lines, the usage chunk when
-/// asked for (always with `"choices": []`, E11), then `[DONE]`.
+/// asked for (always with `"choices": []`, E11), then `[DONE]`; every
+/// chunk names the model the caller asked for.
 #[derive(Debug, Default)]
 pub struct OpenAiEncoder {
     include_usage: bool,
-    /// id, model and created of the stream, for the usage chunk.
-    meta: Option<(String, String, u64)>,
+    /// The caller's `model`.
+    model: String,
+    /// id and created of the stream, for the usage chunk.
+    meta: Option<(String, u64)>,
 }
 
 impl OpenAiEncoder {
-    /// `include_usage`: the caller asked for the usage chunk.
-    pub fn new(include_usage: bool) -> Self {
+    /// `include_usage`: the caller asked for the usage chunk; `model`: the
+    /// name the caller asked for.
+    pub fn new(include_usage: bool, model: String) -> Self {
         Self {
             include_usage,
+            model,
             meta: None,
         }
     }
@@ -34,27 +40,63 @@ impl OpenAiEncoder {
 impl ClientEncoder for OpenAiEncoder {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut BytesMut) {
         if self.meta.is_none() {
-            self.meta = Some((chunk.id.clone(), chunk.model.clone(), chunk.created));
+            self.meta = Some((chunk.id.clone(), chunk.created));
         }
-        write_json_data(out, chunk);
+        write_json_data(
+            out,
+            &ChunkAs {
+                id: &chunk.id,
+                object: &chunk.object,
+                created: chunk.created,
+                model: &self.model,
+                choices: &chunk.choices,
+                usage: chunk.usage.as_ref(),
+            },
+        );
     }
 
     fn end(&mut self, usage: Option<Usage>, out: &mut BytesMut) {
-        if let (true, Some(usage), Some((id, model, created))) =
+        if let (true, Some(usage), Some((id, created))) =
             (self.include_usage, usage, self.meta.take())
         {
-            let chunk = ChatChunk {
-                id,
-                object: "chat.completion.chunk".to_owned(),
+            let chunk = ChunkAs {
+                id: &id,
+                object: "chat.completion.chunk",
                 created,
-                model,
-                choices: Vec::new(),
-                usage: Some(usage),
+                model: &self.model,
+                choices: &[],
+                usage: Some(&usage),
             };
             write_json_data(out, &chunk);
         }
         out.put_slice(sse::DONE);
     }
+}
+
+/// A [`ChatChunk`] as written to the caller, naming the caller's model.
+#[derive(Serialize)]
+struct ChunkAs<'a> {
+    id: &'a str,
+    object: &'a str,
+    created: u64,
+    model: &'a str,
+    choices: &'a [ChunkChoice],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
+}
+
+/// A [`ChatResponse`] as written to the caller, naming the caller's model.
+#[derive(Serialize)]
+struct ResponseAs<'a> {
+    id: &'a str,
+    object: &'a str,
+    created: u64,
+    model: &'a str,
+    choices: &'a [Choice],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_fingerprint: Option<&'a str>,
 }
 
 /// The OpenAI Chat Completions caller side.
@@ -63,21 +105,47 @@ pub struct OpenAiCaller;
 
 impl CallerApi for OpenAiCaller {
     fn parse(&self, body: &[u8]) -> Result<Parsed, Error> {
-        let request: ChatRequest = serde_json::from_slice(body).map_err(|e| Error::bad_body(&e))?;
+        let mut request: ChatRequest =
+            serde_json::from_slice(body).map_err(|e| Error::bad_body(&e))?;
+        request.cache_breakpoints = super::cache::breakpoints(body);
         let include_usage = request.stream
             && request
                 .stream_options
                 .as_ref()
                 .and_then(|o| o.include_usage)
                 .unwrap_or(false);
+        let model = request.model.clone();
         Ok(Parsed {
             request,
-            answer: Arc::new(OpenAiAnswer { include_usage }),
+            answer: Arc::new(OpenAiAnswer {
+                include_usage,
+                model,
+            }),
         })
     }
 
-    fn relay(&self, include_usage: bool) -> Box<dyn Translator> {
-        Box::new(OpenAiPassThrough::new(include_usage))
+    fn relay(&self, include_usage: bool, model: &str) -> Box<dyn Translator> {
+        Box::new(OpenAiPassThrough::new(
+            include_usage,
+            Some(&json_string(model)),
+        ))
+    }
+
+    /// One scan of the top level finds the usage and the `model`, which is
+    /// rewritten in place, the rest relayed byte for byte.
+    fn relayed(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
+        let model = json_string(model);
+        let obj = RawObject::parse(&body).map_err(|_| unreadable())?;
+        let usage = match obj.get("usage").filter(|u| u.get() != "null") {
+            Some(u) => Some(serde_json::from_str::<Usage>(u.get()).map_err(|_| unreadable())?),
+            None => None,
+        };
+        let Some(span) = obj.span_of(&body, "model") else {
+            return Ok((body, usage));
+        };
+        let mut out = Vec::with_capacity(body.len() + model.len());
+        put_spliced(&mut out, &body, span, model.as_bytes());
+        Ok((out.into(), usage))
     }
 
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error> {
@@ -135,14 +203,25 @@ fn error_type(status: u16) -> &'static str {
 /// How answers go back to one OpenAI caller.
 struct OpenAiAnswer {
     include_usage: bool,
+    /// The caller's `model`, echoed.
+    model: String,
 }
 
 impl Answer for OpenAiAnswer {
     fn whole(&self, resp: &ChatResponse) -> Vec<u8> {
-        serde_json::to_vec(resp).unwrap_or_default()
+        let out = ResponseAs {
+            id: &resp.id,
+            object: &resp.object,
+            created: resp.created,
+            model: &self.model,
+            choices: &resp.choices,
+            usage: resp.usage.as_ref(),
+            system_fingerprint: resp.system_fingerprint.as_deref(),
+        };
+        serde_json::to_vec(&out).unwrap_or_default()
     }
 
     fn stream(&self) -> Box<dyn ClientEncoder> {
-        Box::new(OpenAiEncoder::new(self.include_usage))
+        Box::new(OpenAiEncoder::new(self.include_usage, self.model.clone()))
     }
 }

@@ -10,6 +10,7 @@
 //! `thinking_blocks` carries Anthropic thinking blocks with their signatures so
 //! a client can send them back on the next turn unchanged (E18).
 
+pub mod cache;
 pub mod caller;
 pub mod embeddings;
 pub mod provider;
@@ -63,6 +64,16 @@ pub struct ChatRequest {
     /// listing what a conversion dropped.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Gateway-internal: what the caller's side could not carry into the
+    /// lingua franca (e.g. Anthropic beta fields), named in
+    /// `x-gateway-dropped-params` by every conversion.
+    #[serde(skip)]
+    pub dropped: Vec<String>,
+    /// Gateway-internal: the prompt-cache breakpoints the caller marked
+    /// (`cache_control` on a tool, a message or a content part, LiteLLM's
+    /// convention), in prompt order ([`cache`]).
+    #[serde(skip)]
+    pub cache_breakpoints: Vec<cache::Breakpoint>,
 }
 
 impl ChatRequest {
@@ -404,6 +415,14 @@ impl Usage {
     pub fn cached_tokens(&self) -> u64 {
         self.prompt_tokens_details
             .and_then(|d| d.cached_tokens)
+            .unwrap_or(0)
+    }
+
+    /// Prompt tokens written to a prompt cache (a subset of
+    /// `prompt_tokens`; Anthropic's `cache_creation_input_tokens`).
+    pub fn cache_write_tokens(&self) -> u64 {
+        self.prompt_tokens_details
+            .and_then(|d| d.cache_write_tokens)
             .unwrap_or(0)
     }
 

@@ -3,7 +3,7 @@
 
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatRequest, ChatResponse, Message};
-use crate::protocol::raw::RawBody;
+use crate::protocol::raw::{keys_in, RawBody};
 use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
 use crate::protocol::{ChunkDecoder, Error, ErrorKind};
 use serde_json::{Map, Value};
@@ -73,10 +73,19 @@ impl ProviderApi for OpenAiProvider {
 
     /// Streams always ask for usage (the gateway counts tokens); the usage
     /// chunk is stripped again when the caller did not ask for it.
+    /// The gateway's own extensions OpenAI refuses are taken off
+    /// ([`EXTENSIONS`]).
     fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
+        let unmarked = if self.relay_dropped(raw).is_empty() {
+            Vec::new()
+        } else {
+            unmarked(raw)?
+        };
+        let mut members: Vec<(&str, &[u8])> = vec![("model", &model)];
+        members.extend(unmarked.iter().map(|(k, v)| (*k, v.as_slice())));
         if !t.stream {
-            return Ok(raw.write_with(&[("model", &model)]));
+            return Ok(raw.write_with(&members));
         }
         let mut opts = match raw.get("stream_options") {
             Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|_| {
@@ -86,7 +95,19 @@ impl ProviderApi for OpenAiProvider {
         };
         opts.insert("include_usage".to_owned(), true.into());
         let opts = serde_json::to_vec(&opts).unwrap_or_default();
-        Ok(raw.write_with(&[("model", &model), ("stream_options", &opts)]))
+        members.push(("stream_options", &opts));
+        Ok(raw.write_with(&members))
+    }
+
+    fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
+        let found = keys_in(raw.bytes(), &EXTENSIONS.map(|(key, _)| key));
+        let mut names: Vec<String> = Vec::new();
+        for (i, (_, name)) in EXTENSIONS.iter().enumerate() {
+            if found & (1 << i) != 0 && !names.iter().any(|n| n == name) {
+                names.push((*name).to_owned());
+            }
+        }
+        names
     }
 
     /// Gateway extensions only Anthropic understands are removed and named.
@@ -123,6 +144,42 @@ impl ProviderApi for OpenAiProvider {
     fn error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
         openai_error(status, body, retry_after)
     }
+}
+
+/// Gateway extensions in OpenAI-shaped bodies that OpenAI (and DeepSeek,
+/// for `reasoning_content`) refuse, with the name they are dropped as:
+/// LiteLLM's `cache_control` marks (on a message, a content part, a tool)
+/// and the assistant turns' reasoning (E18).
+const EXTENSIONS: [(&str, &str); 3] = [
+    ("cache_control", "cache_control"),
+    ("thinking_blocks", "thinking"),
+    ("reasoning_content", "thinking"),
+];
+
+/// `messages` and `tools` without the [`EXTENSIONS`] (on a message, a
+/// content part, a tool), to write in place of the caller's.
+fn unmarked(raw: &RawBody) -> Result<Vec<(&'static str, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    for key in ["messages", "tools"] {
+        let Some(text) = raw.get(key) else { continue };
+        let mut items: Vec<Value> = serde_json::from_str(text)
+            .map_err(|_| Error::invalid(format!("`{key}` must be an array")).with_param(key))?;
+        for item in &mut items {
+            let Some(obj) = item.as_object_mut() else {
+                continue;
+            };
+            for (key, _) in EXTENSIONS {
+                obj.remove(key);
+            }
+            if let Some(Value::Array(parts)) = obj.get_mut("content") {
+                for part in parts.iter_mut().filter_map(Value::as_object_mut) {
+                    part.remove("cache_control");
+                }
+            }
+        }
+        out.push((key, serde_json::to_vec(&items).unwrap_or_default()));
+    }
+    Ok(out)
 }
 
 /// `content-type: application/json`.

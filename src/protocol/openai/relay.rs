@@ -1,9 +1,11 @@
 //! OpenAI-compatible upstream, OpenAI caller: the stream relayed event by
-//! event, parsing no more than the usage needs.
+//! event, parsing no more than the usage needs, `model` rewritten in place
+//! to the name the caller asked for.
 
 use crate::protocol::error::cut_short;
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::Usage;
+use crate::protocol::raw::put_with;
 use crate::protocol::sse::{self, SseEvent};
 use crate::protocol::{Error, ErrorKind, Flow, Translator};
 use bytes::{BufMut, BytesMut};
@@ -23,19 +25,25 @@ struct UsageProbe {
 /// checked to be JSON (a caller's SDK would fail on anything else before it
 /// saw the gateway's error event); empty ones are dropped. The gateway
 /// always asks the upstream for usage; the usage-only chunk is passed on
-/// only if the caller asked for it too.
+/// only if the caller asked for it too. Each chunk's `model` becomes the
+/// caller's.
 #[derive(Debug)]
 pub struct OpenAiPassThrough {
     forward_usage_chunk: bool,
+    /// The caller's `model`, raw JSON; none: the upstream's is kept.
+    model: Option<Box<str>>,
     usage: Option<Usage>,
     done: bool,
 }
 
 impl OpenAiPassThrough {
-    /// `forward_usage_chunk`: the caller asked for `include_usage`.
-    pub fn new(forward_usage_chunk: bool) -> Self {
+    /// `forward_usage_chunk`: the caller asked for `include_usage`;
+    /// `model`: the caller's `model` member (raw JSON), echoed in every
+    /// chunk.
+    pub fn new(forward_usage_chunk: bool, model: Option<&str>) -> Self {
         Self {
             forward_usage_chunk,
+            model: model.map(Into::into),
             usage: None,
             done: false,
         }
@@ -72,11 +80,22 @@ impl Translator for OpenAiPassThrough {
             // pump sends it on in the gateway's error shape.
             self.done = true;
             return Err(upstream_stream_error(data));
-        } else if serde_json::from_str::<serde::de::IgnoredAny>(data).is_err() {
+        }
+        // Also the check that the event is JSON.
+        let start = out.len();
+        out.reserve(data.len() + self.model.as_ref().map_or(0, |m| m.len()) + 8);
+        out.put_slice(b"data: ");
+        let written = match &self.model {
+            Some(model) => put_with(out, data.as_bytes(), &["model"], model.as_bytes()),
+            None => serde_json::from_str::<serde::de::IgnoredAny>(data)
+                .map(|_| out.put_slice(data.as_bytes())),
+        };
+        if written.is_err() {
             self.done = true;
+            out.truncate(start);
             return Err(unreadable());
         }
-        sse::write_data(out, data.as_bytes());
+        out.put_slice(b"\n\n");
         Ok(Flow::Continue)
     }
 
@@ -128,7 +147,7 @@ mod tests {
 
     #[test]
     fn pass_through_strips_the_usage_chunk_the_caller_did_not_ask_for() {
-        let mut t = OpenAiPassThrough::new(false);
+        let mut t = OpenAiPassThrough::new(false, None);
         let mut out = BytesMut::new();
         t.event(
             &data(r#"{"choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}"#),
@@ -147,7 +166,7 @@ mod tests {
 
     #[test]
     fn pass_through_forwards_the_usage_chunk_when_asked() {
-        let mut t = OpenAiPassThrough::new(true);
+        let mut t = OpenAiPassThrough::new(true, None);
         let mut out = BytesMut::new();
         t.event(&data(USAGE_CHUNK), &mut out).unwrap();
         assert!(String::from_utf8(out.to_vec())
@@ -170,12 +189,12 @@ mod tests {
 
     #[test]
     fn pass_through_refuses_an_event_that_is_not_json_instead_of_relaying_it() {
-        let mut t = OpenAiPassThrough::new(false);
+        let mut t = OpenAiPassThrough::new(false, None);
         let mut out = BytesMut::new();
         t.event(&data(r#"{"choices":[]}"#), &mut out).unwrap();
         t.event(&data(""), &mut out).unwrap();
         for bad in ["<html>502 Bad Gateway</html>", r#"{"choices":[],"usage":{"#] {
-            let mut t = OpenAiPassThrough::new(false);
+            let mut t = OpenAiPassThrough::new(false, None);
             let err = t.event(&data(bad), &mut BytesMut::new()).unwrap_err();
             assert_eq!(err.kind, ErrorKind::BadUpstreamResponse, "{bad}");
         }
@@ -188,7 +207,7 @@ mod tests {
 
     #[test]
     fn pass_through_reports_a_stream_cut_before_done() {
-        let mut t = OpenAiPassThrough::new(false);
+        let mut t = OpenAiPassThrough::new(false, None);
         let mut out = BytesMut::new();
         t.event(&data(r#"{"choices":[]}"#), &mut out).unwrap();
         let err = t.end(&mut out).unwrap_err();

@@ -6,10 +6,11 @@ use crate::protocol::anthropic::relay::AnthropicPassThrough;
 use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::{ChatResponse, Usage};
+use crate::protocol::raw::{json_string, rewritten};
 use crate::protocol::seam::{Answer, CallerApi, Parsed};
 use crate::protocol::sse;
 use crate::protocol::stream::{ClientEncoder, Translator};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -26,12 +27,21 @@ impl CallerApi for AnthropicCaller {
         })
     }
 
-    fn relay(&self, _include_usage: bool) -> Box<dyn Translator> {
-        Box::new(AnthropicPassThrough::default())
+    fn relay(&self, _include_usage: bool, model: &str) -> Box<dyn Translator> {
+        Box::new(AnthropicPassThrough::echoing(&json_string(model)))
     }
 
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error> {
         usage_of(body).map_err(|_| unreadable())
+    }
+
+    /// `model` is rewritten in place (one scan of the top level; count
+    /// answers have none), the rest relayed byte for byte.
+    fn relayed(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
+        let usage = self.relayed_usage(&body)?;
+        let model = json_string(model);
+        let out = rewritten(&body, &["model"], model.as_bytes()).ok_or_else(unreadable)?;
+        Ok((out.into(), usage))
     }
 
     fn error_body(&self, e: &ErrorReply<'_>) -> Vec<u8> {

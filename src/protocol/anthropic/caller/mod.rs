@@ -104,10 +104,7 @@ impl AnthropicUsageOut {
             return Self::default();
         };
         let read = u.cached_tokens();
-        let write = u
-            .prompt_tokens_details
-            .and_then(|d| d.cache_write_tokens)
-            .unwrap_or(0);
+        let write = u.cache_write_tokens();
         Self {
             input_tokens: u.prompt_tokens.saturating_sub(read).saturating_sub(write),
             cache_creation_input_tokens: write,

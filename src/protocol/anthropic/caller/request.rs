@@ -117,7 +117,9 @@ fn convert(body: &[u8], require_max_tokens: bool) -> Result<(ChatRequest, Inboun
         .and_then(|m| m.user_id)
         .map(end_user_id);
     let output_config = optional::<OutputConfig>(&obj, "output_config", "an object")?;
-    let reasoning_effort = match optional::<ThinkingIn>(&obj, "thinking", "an object")? {
+    let thinking = optional::<ThinkingIn>(&obj, "thinking", "an object")?;
+    let dropped = dropped_fields(body, &obj, thinking.as_ref())?;
+    let reasoning_effort = match thinking {
         Some(t) if t.kind == "enabled" => {
             let Some(budget) = t.budget_tokens else {
                 return Err(Error::invalid("`thinking.budget_tokens` is required")
@@ -169,9 +171,87 @@ fn convert(body: &[u8], require_max_tokens: bool) -> Result<(ChatRequest, Inboun
         user,
         reasoning_effort,
         extra,
+        dropped,
         ..ChatRequest::default()
     };
     Ok((req, ctx))
+}
+
+/// The top-level members [`convert`] reads.
+const CONVERTED: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "max_tokens",
+    "tools",
+    "tool_choice",
+    "stream",
+    "stop_sequences",
+    "metadata",
+    "output_config",
+    "thinking",
+    "temperature",
+    "top_p",
+    "top_k",
+];
+
+/// What the lingua franca cannot carry, for `x-gateway-dropped-params`:
+/// unknown top-level members (`context_management`, `container`,
+/// `mcp_servers`, …), `cache_control` anywhere (with its `ttl`), `thinking`
+/// other than `enabled`/`disabled` and its `display`, `output_config`
+/// members other than `effort` and `format`, server tools and tool fields
+/// other than `name`, `description`, `input_schema`, `strict`, `type` (e.g.
+/// `defer_loading`).
+fn dropped_fields(
+    body: &[u8],
+    obj: &RawObject<'_>,
+    thinking: Option<&ThinkingIn>,
+) -> Result<Vec<String>, Error> {
+    let mut dropped: Vec<String> = obj
+        .0
+        .iter()
+        .filter(|(k, _)| !CONVERTED.contains(&k.as_ref()))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if crate::protocol::raw::has_key(body, "cache_control") {
+        dropped.push("cache_control".to_owned());
+    }
+    if let Some(t) = thinking {
+        if t.kind != "enabled" && t.kind != "disabled" {
+            dropped.push("thinking".to_owned());
+        } else if t.display.is_some() {
+            dropped.push("thinking.display".to_owned());
+        }
+    }
+    if let Some(raw) = obj.get("output_config").filter(|v| !is_null(v)) {
+        let config: RawObject<'_> = parse(raw, || "output_config".to_owned(), "an object")?;
+        for (k, _) in &config.0 {
+            if k != "effort" && k != "format" {
+                dropped.push(format!("output_config.{k}"));
+            }
+        }
+    }
+    if let Some(tools) = optional::<Vec<&RawValue>>(obj, "tools", "an array of tools")? {
+        for (k, raw) in tools.into_iter().enumerate() {
+            let tool: RawObject<'_> = parse(raw, || format!("tools[{k}]"), "a tool object")?;
+            let server = tool
+                .get("type")
+                .is_some_and(|t| t.get() != r#""custom""# && !is_null(t));
+            if server {
+                dropped.push(format!("tools[{k}]"));
+                continue;
+            }
+            for (f, _) in &tool.0 {
+                if !matches!(
+                    f.as_ref(),
+                    "name" | "description" | "input_schema" | "strict" | "type" | "cache_control"
+                ) {
+                    dropped.push(format!("tools[{k}].{f}"));
+                }
+            }
+        }
+    }
+    Ok(dropped)
 }
 
 // ---------------------------------------------------------------- helpers
@@ -352,6 +432,9 @@ struct ThinkingIn {
     kind: String,
     #[serde(default)]
     budget_tokens: Option<u64>,
+    /// `summarized` / `omitted`: which thinking text comes back.
+    #[serde(default)]
+    display: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

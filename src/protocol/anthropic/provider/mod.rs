@@ -15,6 +15,7 @@
 //! model, unlike `output_config.format`, which is new and model-dependent.
 
 mod api;
+pub mod cache;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -147,7 +147,17 @@ pub fn to_anthropic(req: &ChatRequest, opts: &RequestOptions) -> Result<Converte
         tool_choice,
         thinking,
     };
-    let body = serde_json::to_vec(&body).map_err(|_| {
+    let body = if req.cache_breakpoints.is_empty() {
+        serde_json::to_vec(&body)
+    } else {
+        super::cache::with_breakpoints(req, &body).and_then(|(v, names)| {
+            for name in names {
+                dropped.push(name);
+            }
+            serde_json::to_vec(&v)
+        })
+    };
+    let body = body.map_err(|_| {
         Error::new(
             ErrorKind::Internal,
             "could not serialise the Anthropic request",

@@ -46,6 +46,7 @@ impl CallerApi for GeminiCaller {
             mut request,
             dropped,
         } = request::to_openai(request::parse(body)?, route.model)?;
+        request.dropped = dropped;
         if route.stream {
             request.stream = true;
             request.stream_options = Some(StreamOptions {
@@ -57,13 +58,12 @@ impl CallerApi for GeminiCaller {
             request,
             answer: Arc::new(GeminiAnswer {
                 model: route.model.to_owned(),
-                dropped,
             }),
         })
     }
 
-    fn relay(&self, _include_usage: bool) -> Box<dyn Translator> {
-        Box::new(GeminiPassThrough::default())
+    fn relay(&self, _include_usage: bool, model: &str) -> Box<dyn Translator> {
+        Box::new(GeminiPassThrough::new(model))
     }
 
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error> {
@@ -72,14 +72,10 @@ impl CallerApi for GeminiCaller {
         Ok(resp.usage_metadata.as_ref().map(usage_from))
     }
 
-    fn relay_routed(&self, _include_usage: bool, route: Routed<'_>) -> Box<dyn Translator> {
-        Box::new(GeminiPassThrough::new(route.model))
-    }
-
     /// `modelVersion` names the caller's model, as in converted answers.
-    fn relayed(&self, body: Bytes, route: Routed<'_>) -> Result<(Bytes, Option<Usage>), Error> {
+    fn relayed(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
         let usage = self.relayed_usage(&body)?;
-        let body = with_model(&body, route.model).map_or(body, Bytes::from);
+        let body = with_model(&body, model).map_or(body, Bytes::from);
         Ok((body, usage))
     }
 
@@ -156,7 +152,6 @@ fn status_name(status: u16) -> &'static str {
 struct GeminiAnswer {
     /// The model the caller asked for (`modelVersion`).
     model: String,
-    dropped: Vec<String>,
 }
 
 impl Answer for GeminiAnswer {
@@ -166,10 +161,6 @@ impl Answer for GeminiAnswer {
 
     fn stream(&self) -> Box<dyn ClientEncoder> {
         Box::new(GeminiEncoder::new(self.model.clone()))
-    }
-
-    fn dropped(&self) -> &[String] {
-        &self.dropped
     }
 }
 
@@ -220,7 +211,7 @@ mod tests {
             .unwrap();
         assert_eq!(parsed.request.model, "gem");
         assert!(parsed.request.stream && parsed.request.include_usage());
-        assert_eq!(parsed.answer.dropped(), ["safetySettings"]);
+        assert_eq!(parsed.request.dropped, ["safetySettings"]);
         // A body that names its model (REST allows it) parses alone.
         let named = br#"{"model":"models/x","contents":[{"parts":[{"text":"hi"}]}]}"#;
         assert_eq!(GeminiCaller.parse(named).unwrap().request.model, "x");

@@ -18,7 +18,7 @@
 //! * Tool schemas are cleaned ([`schema`](crate::protocol::gemini::schema), E15).
 //!
 //! Dropped and listed in [`Converted::dropped`]: `user`,
-//! `parallel_tool_calls` (no equivalent), every unknown top-level field
+//! `parallel_tool_calls: false` (no equivalent), every unknown top-level field
 //! (`logit_bias`, `metadata`, `store`, `logprobs`, …), an unknown
 //! `reasoning_effort`, and per-message `name`, `refusal`,
 //! `reasoning_content`, `thinking_blocks`.
@@ -59,7 +59,8 @@ pub fn to_gemini(req: &ChatRequest) -> Result<Converted, Error> {
     if req.user.is_some() {
         dropped.push("user".to_owned());
     }
-    if req.parallel_tool_calls.is_some() {
+    // Gemini may always call tools in parallel: only `false` is lost.
+    if req.parallel_tool_calls == Some(false) {
         dropped.push("parallel_tool_calls".to_owned());
     }
     dropped.extend(req.extra.keys().cloned());

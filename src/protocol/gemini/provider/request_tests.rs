@@ -562,14 +562,12 @@ fn unmapped_fields_are_dropped_and_listed() {
     dropped.sort();
     assert_eq!(
         dropped,
-        [
-            "logit_bias",
-            "metadata",
-            "parallel_tool_calls",
-            "store",
-            "user"
-        ]
+        ["logit_bias", "metadata", "store", "user"],
+        "parallel_tool_calls: true is Gemini's own behaviour"
     );
+    let (_, dropped) = convert(&request(json!({"model": "m", "parallel_tool_calls": false,
+        "messages": [{"role": "user", "content": "q"}]})));
+    assert_eq!(dropped, ["parallel_tool_calls"]);
     let (_, dropped) = convert(&request(json!({"model": "m", "messages": [
         {"role": "user", "content": "q", "name": "ann"},
         {"role": "assistant", "content": "a", "reasoning_content": "r", "refusal": "no",

@@ -8,7 +8,7 @@ use crate::protocol::openai::{ChatResponse, Usage};
 use crate::protocol::seam::{Answer, CallerApi, Parsed, Relayed};
 use crate::protocol::sse;
 use crate::protocol::stream::{ClientEncoder, Translator};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -28,6 +28,16 @@ impl ResponsesCaller {
             answer: Arc::new(ResponsesAnswer(ctx)),
         })
     }
+
+    /// The context of a relay outside a call's own answer: the caller's
+    /// model name, the gateway's placeholder id, no store.
+    fn relayed_context(model: &str) -> ResponsesContext {
+        ResponsesContext {
+            id: "resp_gateway".to_owned(),
+            model: model.to_owned(),
+            ..Default::default()
+        }
+    }
 }
 
 impl CallerApi for ResponsesCaller {
@@ -39,8 +49,13 @@ impl CallerApi for ResponsesCaller {
         self.parse_with(body, ctx)
     }
 
-    fn relay(&self, _include_usage: bool) -> Box<dyn Translator> {
-        Box::new(ResponsesPassThrough::default())
+    fn relay(&self, _include_usage: bool, model: &str) -> Box<dyn Translator> {
+        Box::new(ResponsesPassThrough::new(Self::relayed_context(model)))
+    }
+
+    fn relayed(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
+        let (body, usage) = super::relay::relay_whole(&body, &Self::relayed_context(model))?;
+        Ok((body.into(), usage))
     }
 
     fn relayed_usage(&self, body: &[u8]) -> Result<Option<Usage>, Error> {
@@ -86,10 +101,6 @@ impl Answer for ResponsesAnswer {
 
     fn stream(&self) -> Box<dyn ClientEncoder> {
         Box::new(ResponsesEncoder::new(self.0.clone()))
-    }
-
-    fn dropped(&self) -> &[String] {
-        &self.0.dropped
     }
 
     fn relay_stream(&self) -> Option<Box<dyn Translator>> {

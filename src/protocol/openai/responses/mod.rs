@@ -55,8 +55,6 @@ pub struct ResponsesContext {
     pub echo: Map<String, Value>,
     /// The store for `store: true` answers.
     pub keep: Option<Arc<dyn Keep>>,
-    /// Names of the request's parameters not sent upstream.
-    pub dropped: Vec<String>,
 }
 
 impl std::fmt::Debug for ResponsesContext {

@@ -159,7 +159,7 @@ pub fn to_openai(
             extra.insert(key.to_owned(), value);
         }
     }
-    let request = ChatRequest {
+    let mut request = ChatRequest {
         model: model.clone(),
         messages,
         max_completion_tokens: optional(&obj, "max_output_tokens", "a non-negative integer")?,
@@ -177,9 +177,9 @@ pub fn to_openai(
     };
     dropped.sort();
     dropped.dedup();
+    request.dropped = dropped;
     ctx.model = model;
     ctx.echo = echo(&obj, instructions, &request)?;
-    ctx.dropped = dropped;
     Ok((request, ctx))
 }
 

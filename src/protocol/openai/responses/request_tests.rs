@@ -121,7 +121,7 @@ fn tools_choices_formats_and_effort_map_and_built_ins_are_dropped_and_named() {
     for kept in ["store", "include", "metadata"] {
         assert!(!req.extra.contains_key(kept), "{kept} is the gateway's");
     }
-    assert_eq!(ctx.dropped, ["frobnicate", "tools[web_search]"]);
+    assert_eq!(req.dropped, ["frobnicate", "tools[web_search]"]);
     assert_eq!(ctx.echo["store"], false);
 }
 
@@ -132,7 +132,7 @@ fn thinking_blocks_come_back_from_the_envelope_and_foreign_encrypted_reasoning_i
         signature: "s".into(),
     }];
     let envelope = super::super::thinking_envelope(&blocks).unwrap();
-    let (req, ctx) = convert(json!({"model": "m", "input": [
+    let (req, _) = convert(json!({"model": "m", "input": [
         {"role": "user", "content": "q"},
         {"type": "reasoning", "summary": [], "encrypted_content": envelope},
         {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
@@ -145,7 +145,7 @@ fn thinking_blocks_come_back_from_the_envelope_and_foreign_encrypted_reasoning_i
         panic!("assistant")
     };
     assert_eq!(a.thinking_blocks.as_ref(), Some(&blocks));
-    assert_eq!(ctx.dropped, ["reasoning.encrypted_content"]);
+    assert_eq!(req.dropped, ["reasoning.encrypted_content"]);
 }
 
 #[test]
