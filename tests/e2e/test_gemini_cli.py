@@ -14,14 +14,13 @@ upstream mocks (gemini_upstreams.py) answer `READ <path>` with a
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import tempfile
 
 import pytest
 
 from gemini_upstreams import start_upstreams, upstream_config
-from harness import ROOT, config, running_gateway
+from harness import ROOT, config, npm_package, running_gateway
 
 # Pinned like the Python packages; GEMINI_CLI_VERSION=latest to try another.
 # 0.61.0 runs on Node 20 (its engines field asks for >= 20).
@@ -38,28 +37,10 @@ SETTINGS = {
 PROVIDERS = ["demo", "openai-model", "anthropic-model", "gemini-model"]
 
 
-def installed_version():
-    try:
-        manifest = INSTALL_DIR / "node_modules" / PACKAGE / "package.json"
-        return json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 @pytest.fixture(scope="session")
 def gemini():
     """The command that runs Gemini CLI, installed on first use."""
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.skip("npm/node not installed: Gemini CLI (@google/gemini-cli) is installed with npm")
-    current = installed_version()
-    if current is None or (VERSION != "latest" and current != VERSION):
-        INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-        cmd = [npm, "install", "--prefix", str(INSTALL_DIR), "--no-audit", "--no-fund",
-               "--loglevel", "error", f"{PACKAGE}@{VERSION}"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-        if r.returncode != 0:
-            pytest.fail(f"`{' '.join(cmd)}` failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    npm_package(INSTALL_DIR, PACKAGE, VERSION)
     return [str(INSTALL_DIR / "node_modules" / ".bin" / "gemini")]
 
 
