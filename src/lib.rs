@@ -1,5 +1,7 @@
-//! llm-gateway: one OpenAI-compatible endpoint in front of OpenAI, Anthropic,
-//! Gemini and any OpenAI-compatible server.
+//! llm-gateway: one endpoint in front of OpenAI, Anthropic, Gemini and any
+//! OpenAI-compatible server, speaking the four caller APIs clients use
+//! (OpenAI Chat Completions and Responses, Anthropic Messages, Gemini
+//! generateContent) over every provider type.
 //!
 //! The path of a request: [`server`] wires actix-web workers with the
 //! [`logging`] middleware and the [`routes`]; a handler authenticates the
