@@ -113,14 +113,14 @@ async fn refuse_while_draining(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let draining = req
-        .app_data::<web::Data<Shared>>()
-        .is_some_and(|s| s.is_draining());
-    let probe = matches!(req.path(), "/health" | "/ready")
-        || req
-            .app_data::<web::Data<Shared>>()
-            .is_some_and(|s| s.snapshot().metrics.endpoint == req.path());
-    if draining && !probe {
+    let shared = req.app_data::<web::Data<Shared>>();
+    let draining = shared.is_some_and(|s| s.is_draining());
+    // Looked at only while draining: no snapshot load per request.
+    let probe = || {
+        matches!(req.path(), "/health" | "/ready")
+            || shared.is_some_and(|s| s.config.load().metrics.endpoint == req.path())
+    };
+    if draining && !probe() {
         let e = GatewayError::new(
             ErrorKind::Unavailable,
             "The gateway is shutting down; retry the request.",
@@ -143,7 +143,7 @@ async fn refuse_large_heads(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let limit = req
         .app_data::<web::Data<Shared>>()
-        .map_or(usize::MAX, |s| s.snapshot().server.max_header_bytes);
+        .map_or(usize::MAX, |s| s.config.load().server.max_header_bytes);
     if head_bytes(&req) > limit {
         let e = GatewayError::new(
             ErrorKind::HeadersTooLarge,
