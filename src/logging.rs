@@ -48,6 +48,8 @@ pub struct RequestId(pub HeaderValue);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn generate_id() -> HeaderValue {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -58,8 +60,18 @@ fn generate_id() -> HeaderValue {
         t ^ (u64::from(std::process::id()) << 32)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("{seed:016x}{n:08x}");
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("gateway"))
+    let Ok(low) = u32::try_from(n) else {
+        let id = format!("{seed:016x}{n:08x}");
+        return HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("gateway"));
+    };
+    // `{seed:016x}{n:08x}`, without the formatting machinery.
+    let mut id = [0u8; 24];
+    let digits = (seed.to_be_bytes().into_iter()).chain(low.to_be_bytes());
+    for (pair, byte) in id.chunks_mut(2).zip(digits) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("gateway"))
 }
 
 fn caller_id(req: &ServiceRequest) -> Option<HeaderValue> {
@@ -195,7 +207,8 @@ impl<B: MessageBody> MessageBody for LoggedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::{middleware::from_fn, test, web, App, HttpResponse};
+    use actix_web::test as actix_test;
+    use actix_web::{middleware::from_fn, web, App, HttpResponse};
     use std::sync::{Arc, Mutex};
 
     /// What the subscriber writes, shared with the test.
@@ -212,6 +225,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn generated_ids_are_the_seed_and_the_counter_in_hex() {
+        let (a, b) = (generate_id(), generate_id());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        assert_eq!((a.len(), b.len()), (24, 24));
+        assert_eq!(a[..16], b[..16]);
+        let (na, nb) = (
+            u32::from_str_radix(&a[16..], 16).unwrap(),
+            u32::from_str_radix(&b[16..], 16).unwrap(),
+        );
+        assert!(nb > na, "{a} {b}");
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+
     #[actix_web::test]
     async fn lines_logged_while_serving_carry_the_request_id_of_the_root_span() {
         let captured = Captured::default();
@@ -221,7 +250,7 @@ mod tests {
             .with_ansi(false)
             .finish();
         let _default = tracing::subscriber::set_default(subscriber);
-        let app = test::init_service(App::new().wrap(from_fn(access_log)).route(
+        let app = actix_test::init_service(App::new().wrap(from_fn(access_log)).route(
             "/",
             web::get().to(|| async {
                 tracing::warn!("inside the handler");
@@ -229,11 +258,11 @@ mod tests {
             }),
         ))
         .await;
-        let req = test::TestRequest::get()
+        let req = actix_test::TestRequest::get()
             .uri("/")
             .insert_header(("x-request-id", "req-span-1"))
             .to_request();
-        let resp = test::call_service(&app, req).await;
+        let resp = actix_test::call_service(&app, req).await;
         assert_eq!(resp.headers().get("x-request-id").unwrap(), "req-span-1");
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let line = text.lines().find(|l| l.contains("inside the handler"));
