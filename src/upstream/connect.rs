@@ -92,12 +92,7 @@ fn classify(buf: &[u8]) -> Head {
     }
     // The head ends at the first line feed followed by an empty line.
     let blank = |i: usize| matches!(&buf[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]);
-    let end = buf
-        .iter()
-        .enumerate()
-        .filter(|&(_, &b)| b == b'\n')
-        .map(|(i, _)| i)
-        .find(|&i| blank(i));
+    let end = memchr::memchr_iter(b'\n', buf).find(|&i| blank(i));
     let Some(end) = end else {
         return if buf.len() >= MAX_HEAD {
             Head::Keep
