@@ -1,6 +1,6 @@
-//! Logging: subscriber setup, request ids, and the access log (one line per
-//! request, written when the response body is finished, so a stream's line
-//! carries its full duration).
+//! Logging: subscriber setup, request ids and root spans, and the access
+//! log (one line per request, written when the response body is finished,
+//! so a stream's line carries its full duration).
 //!
 //! Lines carry the request id, the key's configured name, model, provider,
 //! status, duration and, for answered calls, what they cost; never a key or
@@ -19,8 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
-use tracing::Span;
-use tracing_actix_web::RootSpanBuilder;
+use tracing::Instrument;
 
 /// Installs the global subscriber for `settings` (`RUST_LOG` wins over
 /// `log_level` when set).
@@ -49,6 +48,8 @@ pub struct RequestId(pub HeaderValue);
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 fn generate_id() -> HeaderValue {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -59,8 +60,18 @@ fn generate_id() -> HeaderValue {
         t ^ (u64::from(std::process::id()) << 32)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let id = format!("{seed:016x}{n:08x}");
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("gateway"))
+    let Ok(low) = u32::try_from(n) else {
+        let id = format!("{seed:016x}{n:08x}");
+        return HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("gateway"));
+    };
+    // `{seed:016x}{n:08x}`, without the formatting machinery.
+    let mut id = [0u8; 24];
+    let digits = (seed.to_be_bytes().into_iter()).chain(low.to_be_bytes());
+    for (pair, byte) in id.chunks_mut(2).zip(digits) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("gateway"))
 }
 
 fn caller_id(req: &ServiceRequest) -> Option<HeaderValue> {
@@ -83,7 +94,10 @@ pub async fn access_log(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let mut res = next.call(req).await?;
+    // The root span of the request: every line logged while it is served
+    // carries its id (fields are only formatted when the span is enabled).
+    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
+    let mut res = next.call(req).instrument(span).await?;
     res.headers_mut().insert(REQUEST_ID, id.clone());
     let labels = res.request().extensions().get::<CallLabels>().cloned();
     let status = res.status().as_u16();
@@ -190,19 +204,71 @@ impl<B: MessageBody> MessageBody for LoggedBody<B> {
     }
 }
 
-/// The tracing root span of a request, carrying its request id so every
-/// line logged while serving it can be correlated.
-pub struct GatewaySpan;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test as actix_test;
+    use actix_web::{middleware::from_fn, web, App, HttpResponse};
+    use std::sync::{Arc, Mutex};
 
-impl RootSpanBuilder for GatewaySpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let id = request
-            .extensions()
-            .get::<RequestId>()
-            .and_then(|r| r.0.to_str().ok().map(str::to_owned))
-            .unwrap_or_default();
-        tracing::info_span!("request", request_id = %id)
+    /// What the subscriber writes, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
-    fn on_request_end<B: MessageBody>(_span: Span, _outcome: &Result<ServiceResponse<B>, Error>) {}
+    #[test]
+    fn generated_ids_are_the_seed_and_the_counter_in_hex() {
+        let (a, b) = (generate_id(), generate_id());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        assert_eq!((a.len(), b.len()), (24, 24));
+        assert_eq!(a[..16], b[..16]);
+        let (na, nb) = (
+            u32::from_str_radix(&a[16..], 16).unwrap(),
+            u32::from_str_radix(&b[16..], 16).unwrap(),
+        );
+        assert!(nb > na, "{a} {b}");
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+
+    #[actix_web::test]
+    async fn lines_logged_while_serving_carry_the_request_id_of_the_root_span() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = actix_test::init_service(App::new().wrap(from_fn(access_log)).route(
+            "/",
+            web::get().to(|| async {
+                tracing::warn!("inside the handler");
+                HttpResponse::Ok().finish()
+            }),
+        ))
+        .await;
+        let req = actix_test::TestRequest::get()
+            .uri("/")
+            .insert_header(("x-request-id", "req-span-1"))
+            .to_request();
+        let resp = actix_test::call_service(&app, req).await;
+        assert_eq!(resp.headers().get("x-request-id").unwrap(), "req-span-1");
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = text.lines().find(|l| l.contains("inside the handler"));
+        assert!(
+            line.is_some_and(|l| l.contains("request{request_id=req-span-1}")),
+            "{text}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::governance::redis::WorkerStore;
-use crate::logging::{access_log, GatewaySpan};
+use crate::logging::access_log;
 use crate::metrics::Event;
 use crate::routes;
 use crate::state::Shared;
@@ -16,7 +16,6 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetrics;
 use std::net::TcpListener;
 use std::sync::Arc;
-use tracing_actix_web::TracingLogger;
 
 /// Seconds actix gives open connections to flush their last bytes when it
 /// stops. It stops only after the gateway's own drain (calls in flight had
@@ -53,7 +52,6 @@ pub fn build(
             .app_data(web::Data::new(data.metrics.recorder()))
             .wrap(from_fn(refuse_large_heads))
             .wrap(Condition::new(metrics_enabled, http_metrics.clone()))
-            .wrap(TracingLogger::<GatewaySpan>::new())
             .wrap(from_fn(refuse_while_draining))
             .wrap(from_fn(access_log))
             // Outermost: it rewrites the request head, which needs the only
@@ -113,14 +111,14 @@ async fn refuse_while_draining(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let draining = req
-        .app_data::<web::Data<Shared>>()
-        .is_some_and(|s| s.is_draining());
-    let probe = matches!(req.path(), "/health" | "/ready")
-        || req
-            .app_data::<web::Data<Shared>>()
-            .is_some_and(|s| s.snapshot().metrics.endpoint == req.path());
-    if draining && !probe {
+    let shared = req.app_data::<web::Data<Shared>>();
+    let draining = shared.is_some_and(|s| s.is_draining());
+    // Looked at only while draining: no snapshot load per request.
+    let probe = || {
+        matches!(req.path(), "/health" | "/ready")
+            || shared.is_some_and(|s| s.config.load().metrics.endpoint == req.path())
+    };
+    if draining && !probe() {
         let e = GatewayError::new(
             ErrorKind::Unavailable,
             "The gateway is shutting down; retry the request.",
@@ -143,7 +141,7 @@ async fn refuse_large_heads(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let limit = req
         .app_data::<web::Data<Shared>>()
-        .map_or(usize::MAX, |s| s.snapshot().server.max_header_bytes);
+        .map_or(usize::MAX, |s| s.config.load().server.max_header_bytes);
     if head_bytes(&req) > limit {
         let e = GatewayError::new(
             ErrorKind::HeadersTooLarge,

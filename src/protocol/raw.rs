@@ -82,16 +82,17 @@ impl RawBody {
 
     /// The raw JSON text of member `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Writes the object back with `replace` members substituted (or added,
     /// in order, when absent) and every other member unchanged.
     pub fn write_with(&self, replace: &[(&str, &[u8])]) -> Vec<u8> {
-        write_members(self.iter().map(|(k, v)| (k, v.as_bytes())), replace)
+        write_members(self.members().map(|(k, v)| (k, v.as_bytes())), replace)
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+    /// Every member, in order: its name and its raw JSON text.
+    pub fn members(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         // The spans were cut from this body's `&str` pieces: always UTF-8.
         let text = |r: &Range<usize>| std::str::from_utf8(&self.bytes[r.clone()]).unwrap_or("");
         self.members.iter().map(move |(k, v)| {

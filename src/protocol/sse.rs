@@ -95,7 +95,7 @@ impl SseParser {
                 chunk = rest;
             }
         }
-        while let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', chunk) {
             let line_end_len = match (chunk[end], chunk.get(end + 1)) {
                 (b'\r', Some(b'\n')) => 2,
                 (b'\r', None) => {
@@ -150,14 +150,19 @@ impl SseParser {
         if line[0] == b':' {
             return Ok(());
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
             }
             None => (line, &b""[..]),
         };
-        let value = String::from_utf8_lossy(value);
+        // Valid UTF-8 is checked at full speed; only invalid text pays for
+        // the replacement characters.
+        let value = match std::str::from_utf8(value) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value),
+        };
         match field {
             b"data" => {
                 let grown = self.data.len() + usize::from(self.has_data) + value.len();
@@ -229,6 +234,15 @@ mod tests {
             event: event.map(str::to_owned),
             data: data.to_owned(),
         }
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_replaced_not_dropped() {
+        let input = b"data: caf\xc3\xa9 \xff!\r\n\r\n";
+        assert_eq!(
+            parse_in_pieces(input, input.len()),
+            vec![ev(None, "caf\u{e9} \u{fffd}!")]
+        );
     }
 
     #[test]

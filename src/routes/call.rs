@@ -196,11 +196,10 @@ pub async fn serve_with(
                 ..observation(200)
             });
             let mut b = response_head(headers, overhead);
-            b.insert_header(("x-gateway-provider", &*dims.provider))
-                .insert_header(("x-gateway-attempts", attempts.to_string()))
-                .insert_header((COST_HEADER, usd_header(cost)));
+            b.insert_header((COST_HEADER, usd_header(cost)));
             b.content_type("application/json");
             let mut resp = b.body(body);
+            add_routing_headers(resp.headers_mut(), &dims.provider, attempts);
             add_limit_headers(resp.headers_mut(), limits.as_deref());
             resp
         }
@@ -247,8 +246,6 @@ pub async fn serve_with(
                 });
             });
             let mut b = response_head(headers, preflight);
-            b.insert_header(("x-gateway-provider", &*provider))
-                .insert_header(("x-gateway-attempts", attempts.to_string()));
             b.content_type("text/event-stream")
                 .insert_header(("cache-control", "no-cache"));
             let mut resp = b.streaming(futures_util::stream::poll_fn(move |cx| {
@@ -263,6 +260,7 @@ pub async fn serve_with(
                     (polled, _) => polled.map(|c| c.map(Ok::<_, Infallible>)),
                 }
             }));
+            add_routing_headers(resp.headers_mut(), &provider, attempts);
             add_limit_headers(resp.headers_mut(), limits.as_deref());
             resp
         }
@@ -379,11 +377,21 @@ fn response_head(headers: ExtraHeaders, overhead: Duration) -> HttpResponseBuild
     for (name, value) in headers {
         b.insert_header((name, value));
     }
-    b.insert_header((
-        "x-gateway-overhead-ms",
-        format!("{:.3}", overhead.as_secs_f64() * 1000.0),
-    ));
+    b.insert_header((OVERHEAD_HEADER, ms_header(overhead)));
     b
+}
+
+/// The gateway's own time on a call.
+const OVERHEAD_HEADER: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-gateway-overhead-ms");
+
+/// A duration as a header value in milliseconds with three decimals (no
+/// float formatting per answer).
+fn ms_header(d: Duration) -> actix_web::http::header::HeaderValue {
+    use actix_web::http::header::HeaderValue;
+    let us = d.as_micros();
+    HeaderValue::from_str(&format!("{}.{:03}", us / 1000, us % 1000))
+        .unwrap_or(HeaderValue::from_static("0.000"))
 }
 
 /// The body scanned once, for every attempt of the call; not a JSON object

@@ -1,6 +1,6 @@
 //! `POST /v1/chat/completions`: OpenAI format in and out, any provider.
 
-use super::call::{scan, serve};
+use super::call::serve;
 use super::ApiError;
 use crate::auth::Caller;
 use crate::config::{ModelRoute, Snapshot};
@@ -8,16 +8,28 @@ use crate::error::{ErrorKind, GatewayError, InboundApi};
 use crate::metrics::Endpoint;
 use crate::protocol::error::quoted;
 use crate::protocol::openai::StreamOptions;
+use crate::protocol::raw::RawBody;
 use crate::upstream::{Call, Operation};
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The fields of a chat request the gateway routes on; the rest of the body
-/// is left to the provider's dialect.
-#[derive(Deserialize)]
+/// The fields of a chat request the gateway routes on, read from the one
+/// scan of the body ([`RawBody`]); the rest of the body is left to the
+/// provider's dialect.
 struct ChatHead {
+    model: String,
+    stream: bool,
+    include_usage: bool,
+}
+
+/// The routing fields as serde checks them. Parsed only for a body the
+/// one-scan read refused, so that the error is serde's own, word for word.
+#[derive(Deserialize)]
+#[allow(dead_code)] // read for its errors only
+struct StrictHead {
     model: String,
     messages: Vec<IgnoredAny>,
     #[serde(default)]
@@ -26,16 +38,65 @@ struct ChatHead {
     stream_options: Option<StreamOptions>,
 }
 
+/// The routing members, in [`ChatHead::fields`]' order.
+const ROUTING: [&str; 4] = ["model", "messages", "stream", "stream_options"];
+
 impl ChatHead {
-    fn parse(body: &[u8]) -> Result<Self, GatewayError> {
-        let head: ChatHead =
-            serde_json::from_slice(body).map_err(|e| GatewayError::bad_body(&e))?;
-        if head.messages.is_empty() {
-            return Err(
-                GatewayError::invalid("`messages` must not be empty").with_param("messages")
-            );
+    /// Scans the body once and reads the routing fields out of it.
+    fn read(bytes: Bytes) -> Result<(Self, RawBody), GatewayError> {
+        let read = RawBody::parse(bytes.clone())
+            .ok()
+            .and_then(|body| Some((Self::fields(&body)?, body)));
+        match read {
+            Some((Ok(head), body)) => Ok((head, body)),
+            Some((Err(e), _)) => Err(e),
+            None => Err(strict_error(&bytes)),
         }
-        Ok(head)
+    }
+
+    /// The routing fields; `None` when one is missing, repeated or of the
+    /// wrong type (the strict parse then says which).
+    fn fields(body: &RawBody) -> Option<Result<Self, GatewayError>> {
+        let mut raw: [Option<&str>; 4] = [None; 4];
+        for (key, value) in body.members() {
+            if let Some(i) = ROUTING.iter().position(|r| *r == key) {
+                if raw[i].replace(value).is_some() {
+                    return None;
+                }
+            }
+        }
+        let [model, messages, stream, options] = raw;
+        let model: String = serde_json::from_str(model?).ok()?;
+        let items = messages?.strip_prefix('[')?.trim_start();
+        let stream = match stream {
+            Some(v) => serde_json::from_str::<Option<bool>>(v).ok()?,
+            None => None,
+        }
+        .unwrap_or(false);
+        let options = match options {
+            Some(v) => serde_json::from_str::<Option<StreamOptions>>(v).ok()?,
+            None => None,
+        };
+        if items.starts_with(']') {
+            return Some(Err(
+                GatewayError::invalid("`messages` must not be empty").with_param("messages")
+            ));
+        }
+        let include_usage = stream && options.and_then(|o| o.include_usage).unwrap_or(false);
+        Some(Ok(Self {
+            model,
+            stream,
+            include_usage,
+        }))
+    }
+}
+
+/// What is wrong with a body the one-scan read refused, in serde's words.
+fn strict_error(body: &[u8]) -> GatewayError {
+    match serde_json::from_slice::<StrictHead>(body) {
+        Err(e) => GatewayError::bad_body(&e),
+        // Not reached: the read refuses only what serde refuses.
+        Ok(_) => GatewayError::invalid("The request body could not be read."),
     }
 }
 
@@ -84,21 +145,11 @@ pub async fn completions(
         Endpoint::ChatCompletions,
         InboundApi::OpenAi,
         |caller, body| {
-            let head = ChatHead::parse(&body)?;
+            let (head, body) = ChatHead::read(body)?;
             let route = resolve(&caller.snapshot, &head.model)?;
-            let stream = head.stream.unwrap_or(false);
-            let mut call = Call::new(
-                Operation::Chat,
-                InboundApi::OpenAi,
-                scan(body)?,
-                route.clone(),
-            );
-            call.stream = stream;
-            call.include_usage = stream
-                && head
-                    .stream_options
-                    .and_then(|o| o.include_usage)
-                    .unwrap_or(false);
+            let mut call = Call::new(Operation::Chat, InboundApi::OpenAi, body, route.clone());
+            call.stream = head.stream;
+            call.include_usage = head.include_usage;
             call.anthropic_beta = anthropic_beta;
             call.anthropic_version = anthropic_version;
             Ok(call)
@@ -113,4 +164,50 @@ pub fn header(req: &HttpRequest, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(body: &str) -> Result<(bool, bool), String> {
+        ChatHead::read(Bytes::from(body.to_owned()))
+            .map(|(h, _)| (h.stream, h.include_usage))
+            .map_err(|e| e.message.to_string())
+    }
+
+    #[test]
+    fn the_one_scan_reads_the_routing_fields() {
+        let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+        assert_eq!(
+            read(&format!(r#"{{"model":"m",{msgs}}}"#)),
+            Ok((false, false))
+        );
+        let asked = format!(
+            r#"{{"model":"m",{msgs},"stream":true,"stream_options":{{"include_usage":true}}}}"#
+        );
+        assert_eq!(read(&asked), Ok((true, true)));
+        let nulls = format!(r#"{{"model":"m",{msgs},"stream":null,"stream_options":null}}"#);
+        assert_eq!(read(&nulls), Ok((false, false)));
+        let empty = read(r#"{"model":"m","messages":[ ]}"#).unwrap_err();
+        assert_eq!(empty, "`messages` must not be empty");
+    }
+
+    #[test]
+    fn a_refused_body_gets_serdes_own_words() {
+        for body in [
+            r#"{"messages":[]}"#,
+            r#"{"model":"m"}"#,
+            r#"{"model":1,"messages":[]}"#,
+            r#"{"model":"m","messages":"x"}"#,
+            r#"{"model":"m","messages":[],"stream":"yes"}"#,
+            r#"{"model":"m","messages":[],"stream_options":[]}"#,
+            r#"{"model":"m","model":"n","messages":[]}"#,
+            r#"[1]"#,
+            r#"{"model":"m","messages":["#,
+        ] {
+            let strict = strict_error(body.as_bytes()).message.to_string();
+            assert_eq!(read(body), Err(strict), "{body}");
+        }
+    }
 }

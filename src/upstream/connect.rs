@@ -90,9 +90,10 @@ fn classify(buf: &[u8]) -> Head {
     if buf[..n] != VERSION[..n] {
         return Head::Keep;
     }
-    let lf = buf.windows(2).position(|w| w == b"\n\n");
-    let crlf = buf.windows(3).position(|w| w == b"\n\r\n");
-    let Some(end) = lf.into_iter().chain(crlf).min() else {
+    // The head ends at the first line feed followed by an empty line.
+    let blank = |i: usize| matches!(&buf[i + 1..], [b'\n', ..] | [b'\r', b'\n', ..]);
+    let end = memchr::memchr_iter(b'\n', buf).find(|&i| blank(i));
+    let Some(end) = end else {
         return if buf.len() >= MAX_HEAD {
             Head::Keep
         } else {
@@ -126,6 +127,29 @@ impl<Io: AsyncRead + Unpin> AsyncRead for CloseDelimited<Io> {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.at_head && this.buf.is_empty() && out.remaining() > 0 {
+            // The usual case: the whole head arrives in one read, straight
+            // into the caller's buffer, and is looked at there.
+            let start = out.filled().len();
+            ready!(Pin::new(&mut this.io).poll_read(cx, out))?;
+            let read = &mut out.filled_mut()[start..];
+            match classify(read) {
+                _ if read.is_empty() => this.at_head = false,
+                Head::Partial => {
+                    // Kept back until the head is complete (below).
+                    this.buf.extend_from_slice(read);
+                    out.set_filled(start);
+                }
+                Head::Keep => this.at_head = false,
+                Head::ToClose => {
+                    read[7] = b'0';
+                    this.at_head = false;
+                }
+            }
+            if !this.at_head {
+                return Poll::Ready(Ok(()));
+            }
+        }
         while this.at_head {
             let mut chunk = [0u8; 4096];
             let mut read = ReadBuf::new(&mut chunk);
@@ -220,6 +244,55 @@ mod tests {
             .await
             .unwrap();
         assert!(conn.io_ref().io.nodelay().unwrap());
+    }
+
+    /// Reads handed out one piece per `poll_read`.
+    struct Pieces(Vec<&'static [u8]>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            out: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if !self.0.is_empty() {
+                out.put_slice(self.0.remove(0));
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Everything read through a [`CloseDelimited`] after a request.
+    fn read_through(pieces: Vec<&'static [u8]>) -> Vec<u8> {
+        let mut io = CloseDelimited::new(Pieces(pieces));
+        io.at_head = true;
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut all = Vec::new();
+        loop {
+            let mut buf = [0u8; 64];
+            let mut out = ReadBuf::new(&mut buf);
+            let polled = Pin::new(&mut io).poll_read(&mut cx, &mut out);
+            assert!(matches!(polled, Poll::Ready(Ok(()))));
+            if out.filled().is_empty() {
+                return all;
+            }
+            all.extend_from_slice(out.filled());
+        }
+    }
+
+    #[test]
+    fn a_head_is_rewritten_whether_it_comes_in_one_read_or_in_pieces() {
+        let head: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: x";
+        let want = b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: x".to_vec();
+        assert_eq!(read_through(vec![head]), want);
+        assert_eq!(
+            read_through(vec![&head[..20], &head[20..44], &head[44..]]),
+            want
+        );
+        let framed: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(read_through(vec![framed]), framed);
+        assert_eq!(read_through(vec![&framed[..5], &framed[5..]]), framed);
     }
 
     #[test]

@@ -369,6 +369,17 @@ pub struct EventType<'a> {
     pub kind: Cow<'a, str>,
 }
 
+impl<'a> EventType<'a> {
+    /// The `type` of an event that names it first, as Anthropic writes its
+    /// events (`{"type":"content_block_delta",…`): read without a parse of
+    /// the event. `None` for any other shape.
+    pub fn leading(data: &'a str) -> Option<Self> {
+        let rest = data.strip_prefix("{\"type\":\"")?;
+        let kind = &rest[..rest.find('"')?];
+        (!kind.contains('\\')).then_some(Self { kind: kind.into() })
+    }
+}
+
 /// `message_start`.
 #[derive(Debug, Deserialize)]
 pub struct MessageStart {

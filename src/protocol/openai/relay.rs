@@ -114,8 +114,9 @@ impl Translator for OpenAiPassThrough {
 
 /// Whether a chunk has `"usage": {…}` (not `null`), without parsing it.
 fn has_usage_object(data: &str) -> bool {
-    data.match_indices("\"usage\"").any(|(i, m)| {
-        data[i + m.len()..]
+    const USAGE: &str = "\"usage\"";
+    memchr::memmem::find_iter(data.as_bytes(), USAGE).any(|i| {
+        data[i + USAGE.len()..]
             .trim_start()
             .strip_prefix(':')
             .is_some_and(|rest| rest.trim_start().starts_with('{'))

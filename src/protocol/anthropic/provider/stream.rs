@@ -336,7 +336,10 @@ impl ChunkDecoder for AnthropicToOpenAi {
             return Ok(Vec::new());
         }
         let data = event.data.as_str();
-        let typed: EventType<'_> = match serde_json::from_str(data) {
+        // The events parsed below are checked whole there: for them the
+        // leading `type` is enough to dispatch, and the event is parsed once.
+        let leading = EventType::leading(data).filter(|t| PARSED.contains(&t.kind.as_ref()));
+        let typed: EventType<'_> = match leading.map_or_else(|| serde_json::from_str(data), Ok) {
             Ok(t) => t,
             Err(_) => match event.event.as_deref() {
                 // Not JSON at all: the stream is broken.
@@ -377,6 +380,15 @@ impl ChunkDecoder for AnthropicToOpenAi {
         self.usage.as_ref().map(openai_usage)
     }
 }
+
+/// The event types whose whole event [`AnthropicToOpenAi`] parses.
+const PARSED: [&str; 5] = [
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+];
 
 fn parse<T: DeserializeOwned>(data: &str, what: &'static str) -> Result<T, Error> {
     serde_json::from_str(data).map_err(|_| bad_event(what))

@@ -425,3 +425,35 @@ fn damaged_streams_never_panic() {
         }
     }
 }
+
+#[test]
+fn the_leading_type_dispatches_only_plain_leading_types() {
+    let kind = |d: &str| EventType::leading(d).map(|t| t.kind.into_owned());
+    assert_eq!(
+        kind(r#"{"type":"content_block_delta","index":0}"#).as_deref(),
+        Some("content_block_delta")
+    );
+    assert_eq!(kind(r#"{ "type": "ping"}"#), None);
+    assert_eq!(kind(r#"{"index":0,"type":"ping"}"#), None);
+    assert_eq!(kind(r#"{"type":"a\"b"}"#), None);
+    assert_eq!(kind(r#"{"type":"unterminated"#), None);
+}
+
+#[test]
+fn an_event_dispatched_by_its_leading_type_is_still_checked_whole() {
+    let mut d = AnthropicToOpenAi::new(ResponseContext::default(), 0);
+    for data in [
+        r#"{"type":"content_block_delta","index":0,"delta":"#,
+        r#"{"type":"ping""#,
+    ] {
+        let ev = SseEvent {
+            event: None,
+            data: data.to_owned(),
+        };
+        assert_eq!(
+            d.feed(&ev).unwrap_err().kind,
+            ErrorKind::BadUpstreamResponse,
+            "{data}"
+        );
+    }
+}
