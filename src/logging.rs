@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
-use tracing::Instrument;
+use tracing::Span;
+use tracing_actix_web::RootSpanBuilder;
 
 /// Installs the global subscriber for `settings` (`RUST_LOG` wins over
 /// `log_level` when set).
@@ -94,10 +95,7 @@ pub async fn access_log(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_owned();
-    // The root span of the request: every line logged while it is served
-    // carries its id (fields are only formatted when the span is enabled).
-    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
-    let mut res = next.call(req).instrument(span).await?;
+    let mut res = next.call(req).await?;
     res.headers_mut().insert(REQUEST_ID, id.clone());
     let labels = res.request().extensions().get::<CallLabels>().cloned();
     let status = res.status().as_u16();
@@ -204,6 +202,24 @@ impl<B: MessageBody> MessageBody for LoggedBody<B> {
     }
 }
 
+/// The tracing root span of a request (tracing-actix-web's), carrying the
+/// request id `access_log` set, so every line logged while serving it can
+/// be correlated; the id is formatted only when the span is enabled.
+pub struct GatewaySpan;
+
+impl RootSpanBuilder for GatewaySpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let extensions = request.extensions();
+        let id = extensions
+            .get::<RequestId>()
+            .and_then(|r| r.0.to_str().ok())
+            .unwrap_or_default();
+        tracing::info_span!("request", request_id = %id)
+    }
+
+    fn on_request_end<B: MessageBody>(_span: Span, _outcome: &Result<ServiceResponse<B>, Error>) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,13 +266,18 @@ mod tests {
             .with_ansi(false)
             .finish();
         let _default = tracing::subscriber::set_default(subscriber);
-        let app = actix_test::init_service(App::new().wrap(from_fn(access_log)).route(
-            "/",
-            web::get().to(|| async {
-                tracing::warn!("inside the handler");
-                HttpResponse::Ok().finish()
-            }),
-        ))
+        let app = actix_test::init_service(
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::<GatewaySpan>::new())
+                .wrap(from_fn(access_log))
+                .route(
+                    "/",
+                    web::get().to(|| async {
+                        tracing::warn!("inside the handler");
+                        HttpResponse::Ok().finish()
+                    }),
+                ),
+        )
         .await;
         let req = actix_test::TestRequest::get()
             .uri("/")

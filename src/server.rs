@@ -2,7 +2,7 @@
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::governance::redis::WorkerStore;
-use crate::logging::access_log;
+use crate::logging::{access_log, GatewaySpan};
 use crate::metrics::Event;
 use crate::routes;
 use crate::state::Shared;
@@ -16,6 +16,7 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetrics;
 use std::net::TcpListener;
 use std::sync::Arc;
+use tracing_actix_web::TracingLogger;
 
 /// Seconds actix gives open connections to flush their last bytes when it
 /// stops. It stops only after the gateway's own drain (calls in flight had
@@ -53,6 +54,7 @@ pub fn build(
             .wrap(from_fn(refuse_large_heads))
             .wrap(Condition::new(metrics_enabled, http_metrics.clone()))
             .wrap(from_fn(refuse_while_draining))
+            .wrap(TracingLogger::<GatewaySpan>::new())
             .wrap(from_fn(access_log))
             // Outermost: it rewrites the request head, which needs the only
             // reference to the request.
