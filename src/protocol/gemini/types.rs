@@ -148,6 +148,8 @@ pub struct GenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_sequences: Option<Vec<&'a str>>,
@@ -172,6 +174,7 @@ impl GenerationConfig<'_> {
     pub fn is_empty(&self) -> bool {
         self.temperature.is_none()
             && self.top_p.is_none()
+            && self.top_k.is_none()
             && self.max_output_tokens.is_none()
             && self.stop_sequences.is_none()
             && self.candidate_count.is_none()

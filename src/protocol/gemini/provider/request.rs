@@ -63,7 +63,14 @@ pub fn to_gemini(req: &ChatRequest) -> Result<Converted, Error> {
     if req.parallel_tool_calls == Some(false) {
         dropped.push("parallel_tool_calls".to_owned());
     }
-    dropped.extend(req.extra.keys().cloned());
+    // `top_k` (an Anthropic or Gemini caller's, carried as an extra field)
+    // is Gemini's `topK`; every other extra field is lost.
+    dropped.extend(
+        req.extra
+            .keys()
+            .filter(|k| !(*k == "top_k" && generation_config.top_k.is_some()))
+            .cloned(),
+    );
 
     let body = GenerateContentRequest {
         contents,
@@ -577,6 +584,7 @@ fn generation_config<'a>(req: &'a ChatRequest, dropped: &mut Vec<String>) -> Gen
     GenerationConfig {
         temperature: req.temperature,
         top_p: req.top_p,
+        top_k: req.extra.get("top_k").and_then(Value::as_u64),
         max_output_tokens: req.max_output_tokens(),
         stop_sequences,
         candidate_count: req.n,

@@ -606,3 +606,17 @@ fn response_context_carries_the_requested_model() {
     let c = to_gemini(&serde_json::from_str(WEATHER).unwrap()).unwrap();
     assert_eq!(c.ctx.model, "gemini-2.5-flash");
 }
+
+#[test]
+fn a_callers_top_k_becomes_top_k_and_is_not_named_dropped() {
+    let mut req = request(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}));
+    req.extra.insert("top_k".to_owned(), json!(40));
+    let (body, dropped) = convert(&req);
+    assert_eq!(body["generationConfig"]["topK"], 40);
+    assert!(!dropped.iter().any(|d| d == "top_k"), "{dropped:?}");
+
+    req.extra.insert("top_k".to_owned(), json!("many"));
+    let (body, dropped) = convert(&req);
+    assert!(body.get("generationConfig").is_none());
+    assert!(dropped.iter().any(|d| d == "top_k"), "{dropped:?}");
+}
