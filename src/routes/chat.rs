@@ -147,7 +147,8 @@ pub async fn completions(
         |caller, body| {
             let (head, body) = ChatHead::read(body)?;
             let route = resolve(&caller.snapshot, &head.model)?;
-            let mut call = Call::new(Operation::Chat, InboundApi::OpenAi, body, route.clone());
+            let route = route.clone();
+            let mut call = Call::new(Operation::Chat, InboundApi::OpenAi, body, route, head.model);
             call.stream = head.stream;
             call.include_usage = head.include_usage;
             call.anthropic_beta = anthropic_beta;

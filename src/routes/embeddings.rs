@@ -38,6 +38,7 @@ pub async fn create(
                 InboundApi::OpenAi,
                 scan(body)?,
                 route.clone(),
+                head.model,
             ))
         },
     )

@@ -111,10 +111,10 @@ pub async fn post(
         InboundApi::Gemini,
         |c, body| {
             let route = resolve(&c.snapshot, model)?;
-            let mut call = Call::new(operation, InboundApi::Gemini, scan(body)?, route.clone());
+            let route = route.clone();
+            let mut call = Call::new(operation, InboundApi::Gemini, scan(body)?, route, model);
             call.stream = stream;
             call.include_usage = true;
-            call.asked_model = Some(model.into());
             Ok(call)
         },
     )

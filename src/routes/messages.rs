@@ -48,7 +48,13 @@ fn call(
     let body = scan(body)?;
     let head = head(&body)?;
     let route = resolve(&caller.snapshot, &head.model)?;
-    let mut call = Call::new(operation, InboundApi::Anthropic, body, route.clone());
+    let mut call = Call::new(
+        operation,
+        InboundApi::Anthropic,
+        body,
+        route.clone(),
+        head.model,
+    );
     call.stream = operation == Operation::Chat && head.stream.unwrap_or(false);
     call.include_usage = true;
     call.anthropic_beta = header(req, "anthropic-beta");

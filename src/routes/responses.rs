@@ -207,8 +207,14 @@ async fn call(shelf: &Shelf, caller: &Caller, body: Bytes) -> Result<Call, Gatew
         ..Default::default()
     };
     let parsed = ResponsesCaller.parse_with(raw.bytes(), ctx)?;
-    let mut call =
-        Call::new(Operation::Chat, InboundApi::Responses, raw, route.clone()).with_parsed(parsed);
+    let mut call = Call::new(
+        Operation::Chat,
+        InboundApi::Responses,
+        raw,
+        route.clone(),
+        head.model,
+    )
+    .with_parsed(parsed);
     call.stream = head.stream;
     call.include_usage = true;
     Ok(call)

@@ -54,26 +54,25 @@ pub struct Call {
     /// The caller's `anthropic-version` header, passed on to Anthropic
     /// instead of the provider's configured `api_version`.
     pub anthropic_version: Option<String>,
-    /// The model name the caller asked for (the body's `model`): what a
-    /// pattern's target without `api_model` sends upstream.
-    pub asked_model: Option<Box<str>>,
+    /// The model name the caller asked for (the body's `model`, Gemini's
+    /// URL): what answers name, and what a pattern's target without
+    /// `api_model` sends upstream.
+    pub asked_model: Box<str>,
     /// The body in the lingua franca, parsed on the first attempt that
     /// converts, and only then.
     parsed: OnceLock<Result<Parsed, protocol::Error>>,
 }
 
 impl Call {
-    /// A call of `operation` in the caller's `inbound` API.
+    /// A call of `operation` in the caller's `inbound` API, for the model
+    /// `asked_model` the route resolved (the name as the caller wrote it).
     pub fn new(
         operation: Operation,
         inbound: InboundApi,
         body: RawBody,
         route: Arc<ModelRoute>,
+        asked_model: impl Into<Box<str>>,
     ) -> Self {
-        let asked_model = body
-            .get("model")
-            .and_then(|m| serde_json::from_str::<String>(m).ok())
-            .map(Into::into);
         Self {
             operation,
             inbound,
@@ -83,15 +82,14 @@ impl Call {
             include_usage: false,
             anthropic_beta: None,
             anthropic_version: None,
-            asked_model,
+            asked_model: asked_model.into(),
             parsed: OnceLock::new(),
         }
     }
 
-    /// The model name the caller asked for (the route's name when the
-    /// request named none).
+    /// The model name the caller asked for.
     pub fn asked(&self) -> &str {
-        self.asked_model.as_deref().unwrap_or(&self.route.name)
+        &self.asked_model
     }
 
     /// The call with its request already in the lingua franca (a caller

@@ -100,9 +100,10 @@ fn wire_target(a: &Attempt) -> Target<'_> {
             .anthropic_version
             .as_deref()
             .unwrap_or(&p.api_version),
-        api_model: match (&a.call.asked_model, a.target.api_model_from_caller) {
-            (Some(asked), true) => asked,
-            _ => &a.target.api_model,
+        api_model: if a.target.api_model_from_caller {
+            a.call.asked()
+        } else {
+            &a.target.api_model
         },
         default_max_tokens: a.default_max_tokens,
         stream: a.call.stream,
