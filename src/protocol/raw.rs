@@ -4,7 +4,7 @@
 //! other field goes upstream byte for byte.
 
 use bytes::Bytes;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -111,8 +111,7 @@ impl RawBody {
 pub fn span_of(json: &[u8], path: &[&str]) -> Result<Option<Range<usize>>, serde_json::Error> {
     let mut text = json;
     for key in path {
-        let obj = RawObject::parse(text)?;
-        let Some(value) = obj.get(key) else {
+        let [Some(value)] = pick(text, [key])? else {
             return Ok(None);
         };
         text = value.get().as_bytes();
@@ -120,8 +119,40 @@ pub fn span_of(json: &[u8], path: &[&str]) -> Result<Option<Range<usize>>, serde
     Ok(Some(span_in(json, text)))
 }
 
+/// The raw values of the members of the JSON object `json` that `keys`
+/// names (the first of each name): one scan, every other member skipped
+/// (checked, not kept).
+pub fn pick<'a, const N: usize>(
+    json: &'a [u8],
+    keys: [&str; N],
+) -> Result<[Option<&'a RawValue>; N], serde_json::Error> {
+    struct Pick<'k, const N: usize>([&'k str; N]);
+    impl<'de, const N: usize> Visitor<'de> for Pick<'_, N> {
+        type Value = [Option<&'de RawValue>; N];
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut picked = [None; N];
+            while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                match (0..N).find(|&i| picked[i].is_none() && self.0[i] == key.0) {
+                    Some(i) => picked[i] = Some(map.next_value::<&'de RawValue>()?),
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(picked)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let picked = de.deserialize_map(Pick(keys))?;
+    de.end()?;
+    Ok(picked)
+}
+
 /// Where `part`, a slice of `json`, lies in it.
-fn span_in(json: &[u8], part: &[u8]) -> Range<usize> {
+pub fn span_in(json: &[u8], part: &[u8]) -> Range<usize> {
     let start = part.as_ptr() as usize - json.as_ptr() as usize;
     start..start + part.len()
 }
@@ -172,19 +203,21 @@ pub fn has_key(json: &[u8], key: &str) -> bool {
 }
 
 /// Which of `keys` (at most 32) the JSON text `json` has as a member name
-/// at any depth, bit `i` for `keys[i]`: one pass over its quotes, no parse.
-/// A key's quotes are not inside a string (there a quote is escaped), so
-/// the real key follows `{` or `,` and is followed by `:`.
+/// at any depth, bit `i` for `keys[i]`: one vectorised pass over its
+/// quotes, no parse. A key's quotes are not inside a string (there a quote
+/// is escaped), so the real key follows `{` or `,` and is followed by `:`.
 pub fn keys_in(json: &[u8], keys: &[&str]) -> u32 {
+    let keys = &keys[..keys.len().min(32)];
     let mut found = 0u32;
-    let mut at = 0;
-    while let Some(q) = json[at..].iter().position(|&b| b == b'"') {
-        let open = at + q;
-        at = open + 1;
-        let rest = &json[at..];
-        for (i, key) in keys.iter().enumerate().take(32) {
+    for open in memchr::memchr_iter(b'"', json) {
+        let rest = &json[open + 1..];
+        let Some(first) = rest.first() else { break };
+        for (i, key) in keys.iter().enumerate() {
             let key = key.as_bytes();
-            if found & (1 << i) != 0 || !rest.starts_with(key) || rest.get(key.len()) != Some(&b'"')
+            if key.first() != Some(first)
+                || found & (1 << i) != 0
+                || !rest.starts_with(key)
+                || rest.get(key.len()) != Some(&b'"')
             {
                 continue;
             }

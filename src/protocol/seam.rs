@@ -171,6 +171,24 @@ pub struct Encoded {
     pub decoder: Box<dyn Decode>,
 }
 
+/// What a provider makes of a relayed body: the caller's own, rewritten.
+#[derive(Debug, Default)]
+pub struct RelayBody {
+    pub body: Vec<u8>,
+    /// Members of the caller's body left out (`x-gateway-dropped-params`).
+    pub dropped: Vec<String>,
+}
+
+impl From<Vec<u8>> for RelayBody {
+    /// A body relayed whole: nothing left out.
+    fn from(body: Vec<u8>) -> Self {
+        Self {
+            body,
+            dropped: Vec::new(),
+        }
+    }
+}
+
 /// How the answer to one encoded request is read.
 pub trait Decode {
     /// A whole answer.
@@ -199,14 +217,9 @@ pub trait ProviderApi: Sync {
     /// Content type, auth and version headers.
     fn headers(&self, t: &Target<'_>) -> Headers;
     /// A relayed body: the caller's own, the model rewritten (and whatever
-    /// the gateway needs, e.g. usage on OpenAI streams).
-    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error>;
-    /// What [`Self::relay_body`] leaves out of the caller's body
-    /// (`x-gateway-dropped-params`).
-    fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
-        let _ = raw;
-        Vec::new()
-    }
+    /// the gateway needs, e.g. usage on OpenAI streams), with what it left
+    /// out.
+    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<RelayBody, Error>;
     /// Converts a lingua-franca request.
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error>;
     /// Reads an error answer (`retry_after`: the response's own header).

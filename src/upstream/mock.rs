@@ -12,6 +12,7 @@ use crate::protocol::openai::{
     ResponseMessage, Usage,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The longest echo, in bytes: the work and memory of one mock answer stay
 /// small whatever the prompt.
@@ -95,8 +96,8 @@ pub fn respond(req: &ChatRequest, model: &str, created: u64) -> ChatResponse {
 pub fn stream(req: &ChatRequest, model: &str, created: u64) -> (MockStream, Usage) {
     let (reply, usage) = answer(req);
     let stream = MockStream {
-        id: next_id(),
-        model: model.to_owned(),
+        id: next_id().into(),
+        model: model.into(),
         created,
         reply,
         at: None,
@@ -107,8 +108,8 @@ pub fn stream(req: &ChatRequest, model: &str, created: u64) -> (MockStream, Usag
 /// The chunks of a streamed mock answer, made on demand.
 #[derive(Debug)]
 pub struct MockStream {
-    id: String,
-    model: String,
+    id: Arc<str>,
+    model: Arc<str>,
     created: u64,
     reply: String,
     /// Where the next word starts; `None` before the role chunk.

@@ -134,11 +134,12 @@ fn relay(
             Ok((body, usage))
         })),
     };
+    let relayed = provider.relay_body(&a.call.body, t)?;
     Ok(Prepared {
         url: provider.url(t, a.call.operation),
         headers: provider.headers(t),
-        body: provider.relay_body(&a.call.body, t)?,
-        extra_headers: dropped_header(provider.relay_dropped(&a.call.body)),
+        body: relayed.body,
+        extra_headers: dropped_header(relayed.dropped),
         provider,
         answer,
     })

@@ -4,13 +4,16 @@
 use crate::protocol::error::{Error, ErrorReply};
 use crate::protocol::openai::provider::unreadable;
 use crate::protocol::openai::relay::OpenAiPassThrough;
-use crate::protocol::openai::{ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Usage};
-use crate::protocol::raw::{json_string, put_spliced, RawObject};
+use crate::protocol::openai::{
+    ChatChunk, ChatRequest, ChatResponse, Choice, ChunkChoice, Usage, CHUNK_OBJECT,
+};
+use crate::protocol::raw::{json_string, put_spliced, span_in};
 use crate::protocol::seam::{Answer, CallerApi, Parsed};
 use crate::protocol::sse;
-use crate::protocol::stream::{write_json_data, ClientEncoder, Translator};
+use crate::protocol::stream::{ClientEncoder, Translator};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// OpenAI chunks to an OpenAI caller: `data:` lines, the usage chunk when
@@ -21,8 +24,58 @@ pub struct OpenAiEncoder {
     include_usage: bool,
     /// The caller's `model`.
     model: String,
-    /// id and created of the stream, for the usage chunk.
-    meta: Option<(String, u64)>,
+    /// The stream's chunk head, written once (a stream's chunks share it).
+    head: Option<ChunkHead>,
+}
+
+/// What every chunk of a stream begins with:
+/// `{"id":…,"object":…,"created":…,"model":…,"choices":`, kept written
+/// with the values it was written for.
+#[derive(Debug)]
+struct ChunkHead {
+    id: String,
+    object: String,
+    created: u64,
+    json: Vec<u8>,
+}
+
+impl ChunkHead {
+    fn new(id: &str, object: &str, created: u64, model: &str) -> Self {
+        let mut json = Vec::with_capacity(96 + id.len() + model.len());
+        json.extend_from_slice(b"{\"id\":");
+        // Serialising a string into memory cannot fail.
+        let _ = serde_json::to_writer(&mut json, id);
+        json.extend_from_slice(b",\"object\":");
+        let _ = serde_json::to_writer(&mut json, object);
+        json.extend_from_slice(b",\"created\":");
+        json.extend_from_slice(created.to_string().as_bytes());
+        json.extend_from_slice(b",\"model\":");
+        let _ = serde_json::to_writer(&mut json, model);
+        json.extend_from_slice(b",\"choices\":");
+        Self {
+            id: id.to_owned(),
+            object: object.to_owned(),
+            created,
+            json,
+        }
+    }
+
+    fn is_for(&self, chunk: &ChatChunk) -> bool {
+        self.created == chunk.created && *self.id == *chunk.id && self.object == chunk.object
+    }
+
+    /// Appends `data: <chunk>\n\n` for a chunk of this head.
+    fn write(&self, choices: &[ChunkChoice], usage: Option<&Usage>, out: &mut BytesMut) {
+        out.put_slice(b"data: ");
+        out.put_slice(&self.json);
+        // Serialising our own types into memory cannot fail.
+        let _ = serde_json::to_writer(out.writer(), choices);
+        if let Some(usage) = usage {
+            out.put_slice(b",\"usage\":");
+            let _ = serde_json::to_writer(out.writer(), usage);
+        }
+        out.put_slice(b"}\n\n");
+    }
 }
 
 impl OpenAiEncoder {
@@ -32,57 +85,32 @@ impl OpenAiEncoder {
         Self {
             include_usage,
             model,
-            meta: None,
+            head: None,
         }
     }
 }
 
 impl ClientEncoder for OpenAiEncoder {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut BytesMut) {
-        if self.meta.is_none() {
-            self.meta = Some((chunk.id.clone(), chunk.created));
-        }
-        write_json_data(
-            out,
-            &ChunkAs {
-                id: &chunk.id,
-                object: &chunk.object,
-                created: chunk.created,
-                model: &self.model,
-                choices: &chunk.choices,
-                usage: chunk.usage.as_ref(),
-            },
-        );
+        let head = match self.head.take() {
+            Some(head) if head.is_for(chunk) => head,
+            _ => ChunkHead::new(&chunk.id, &chunk.object, chunk.created, &self.model),
+        };
+        head.write(&chunk.choices, chunk.usage.as_ref(), out);
+        self.head = Some(head);
     }
 
     fn end(&mut self, usage: Option<Usage>, out: &mut BytesMut) {
-        if let (true, Some(usage), Some((id, created))) =
-            (self.include_usage, usage, self.meta.take())
-        {
-            let chunk = ChunkAs {
-                id: &id,
-                object: "chat.completion.chunk",
-                created,
-                model: &self.model,
-                choices: &[],
-                usage: Some(&usage),
+        if let (true, Some(usage), Some(head)) = (self.include_usage, usage, self.head.take()) {
+            let head = if head.object == CHUNK_OBJECT {
+                head
+            } else {
+                ChunkHead::new(&head.id, CHUNK_OBJECT, head.created, &self.model)
             };
-            write_json_data(out, &chunk);
+            head.write(&[], Some(&usage), out);
         }
         out.put_slice(sse::DONE);
     }
-}
-
-/// A [`ChatChunk`] as written to the caller, naming the caller's model.
-#[derive(Serialize)]
-struct ChunkAs<'a> {
-    id: &'a str,
-    object: &'a str,
-    created: u64,
-    model: &'a str,
-    choices: &'a [ChunkChoice],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<&'a Usage>,
 }
 
 /// A [`ChatResponse`] as written to the caller, naming the caller's model.
@@ -135,12 +163,19 @@ impl CallerApi for OpenAiCaller {
     /// rewritten in place, the rest relayed byte for byte.
     fn relayed(&self, body: Bytes, model: &str) -> Result<(Bytes, Option<Usage>), Error> {
         let model = json_string(model);
-        let obj = RawObject::parse(&body).map_err(|_| unreadable())?;
-        let usage = match obj.get("usage").filter(|u| u.get() != "null") {
-            Some(u) => Some(serde_json::from_str::<Usage>(u.get()).map_err(|_| unreadable())?),
-            None => None,
-        };
-        let Some(span) = obj.span_of(&body, "model") else {
+        /// What a relayed answer is read for.
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow)]
+            model: Option<&'a RawValue>,
+            usage: Option<Usage>,
+        }
+        let head: Head<'_> = serde_json::from_slice(&body).map_err(|_| unreadable())?;
+        let (usage, span) = (
+            head.usage,
+            head.model.map(|m| span_in(&body, m.get().as_bytes())),
+        );
+        let Some(span) = span else {
             return Ok((body, usage));
         };
         let mut out = Vec::with_capacity(body.len() + model.len());

@@ -20,6 +20,8 @@ pub mod stream;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// `POST /v1/chat/completions` request body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -470,35 +472,40 @@ pub struct CompletionTokensDetails {
 /// One `chat.completion.chunk` of a stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatChunk {
-    pub id: String,
+    /// Shared by every chunk of a stream (a count, not a copy, per chunk).
+    pub id: Arc<str>,
     #[serde(default = "chunk_object")]
-    pub object: String,
+    pub object: Cow<'static, str>,
     pub created: u64,
-    pub model: String,
+    /// Shared like `id`.
+    pub model: Arc<str>,
     pub choices: Vec<ChunkChoice>,
     /// Only the final usage chunk (with `choices: []`) carries usage (E11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
 }
 
-fn chunk_object() -> String {
-    "chat.completion.chunk".to_owned()
+/// The `object` of a stream chunk.
+pub const CHUNK_OBJECT: &str = "chat.completion.chunk";
+
+fn chunk_object() -> Cow<'static, str> {
+    Cow::Borrowed(CHUNK_OBJECT)
 }
 
 impl ChatChunk {
     /// A chunk of one choice (index 0) carrying `delta`.
     pub fn single(
-        id: &str,
-        model: &str,
+        id: &Arc<str>,
+        model: &Arc<str>,
         created: u64,
         delta: Delta,
         finish_reason: Option<FinishReason>,
     ) -> Self {
         Self {
-            id: id.to_owned(),
+            id: Arc::clone(id),
             object: chunk_object(),
             created,
-            model: model.to_owned(),
+            model: Arc::clone(model),
             choices: vec![ChunkChoice {
                 index: 0,
                 delta,

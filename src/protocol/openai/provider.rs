@@ -4,7 +4,9 @@
 use crate::protocol::openai::stream::OpenAiChunkDecoder;
 use crate::protocol::openai::{ChatRequest, ChatResponse, Message};
 use crate::protocol::raw::{keys_in, RawBody};
-use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
+use crate::protocol::seam::{
+    Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, RelayBody, Target,
+};
 use crate::protocol::{ChunkDecoder, Error, ErrorKind};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -75,39 +77,36 @@ impl ProviderApi for OpenAiProvider {
     /// chunk is stripped again when the caller did not ask for it.
     /// The gateway's own extensions OpenAI refuses are taken off
     /// ([`EXTENSIONS`]).
-    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
+    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<RelayBody, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
-        let unmarked = if self.relay_dropped(raw).is_empty() {
+        let dropped = extensions_in(raw);
+        let unmarked = if dropped.is_empty() {
             Vec::new()
         } else {
             unmarked(raw)?
         };
         let mut members: Vec<(&str, &[u8])> = vec![("model", &model)];
         members.extend(unmarked.iter().map(|(k, v)| (*k, v.as_slice())));
-        if !t.stream {
-            return Ok(raw.write_with(&members));
-        }
-        let mut opts = match raw.get("stream_options") {
-            Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|_| {
-                Error::invalid("`stream_options` must be an object").with_param("stream_options")
-            })?,
-            None => Map::new(),
+        let opts = if t.stream {
+            let mut opts = match raw.get("stream_options") {
+                Some(v) => serde_json::from_str::<Map<String, Value>>(v).map_err(|_| {
+                    Error::invalid("`stream_options` must be an object")
+                        .with_param("stream_options")
+                })?,
+                None => Map::new(),
+            };
+            opts.insert("include_usage".to_owned(), true.into());
+            serde_json::to_vec(&opts).unwrap_or_default()
+        } else {
+            Vec::new()
         };
-        opts.insert("include_usage".to_owned(), true.into());
-        let opts = serde_json::to_vec(&opts).unwrap_or_default();
-        members.push(("stream_options", &opts));
-        Ok(raw.write_with(&members))
-    }
-
-    fn relay_dropped(&self, raw: &RawBody) -> Vec<String> {
-        let found = keys_in(raw.bytes(), &EXTENSIONS.map(|(key, _)| key));
-        let mut names: Vec<String> = Vec::new();
-        for (i, (_, name)) in EXTENSIONS.iter().enumerate() {
-            if found & (1 << i) != 0 && !names.iter().any(|n| n == name) {
-                names.push((*name).to_owned());
-            }
+        if t.stream {
+            members.push(("stream_options", &opts));
         }
-        names
+        Ok(RelayBody {
+            body: raw.write_with(&members),
+            dropped,
+        })
     }
 
     /// Gateway extensions only Anthropic understands are removed and named.
@@ -155,6 +154,18 @@ const EXTENSIONS: [(&str, &str); 3] = [
     ("thinking_blocks", "thinking"),
     ("reasoning_content", "thinking"),
 ];
+
+/// The names the [`EXTENSIONS`] in a caller's body are dropped as, once each.
+fn extensions_in(raw: &RawBody) -> Vec<String> {
+    let found = keys_in(raw.bytes(), &EXTENSIONS.map(|(key, _)| key));
+    let mut names: Vec<String> = Vec::new();
+    for (i, (_, name)) in EXTENSIONS.iter().enumerate() {
+        if found & (1 << i) != 0 && !names.iter().any(|n| n == name) {
+            names.push((*name).to_owned());
+        }
+    }
+    names
+}
 
 /// `messages` and `tools` without the [`EXTENSIONS`] (on a message, a
 /// content part, a tool), to write in place of the caller's.

@@ -24,21 +24,23 @@
 
 use crate::protocol::error::cut_short;
 use crate::protocol::openai::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ThinkingBlock, ToolCallDelta, Usage,
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ThinkingBlock, ToolCallDelta,
+    Usage, CHUNK_OBJECT,
 };
 use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
 use crate::protocol::{Error, ErrorKind};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 
 /// Decodes one OpenAI-compatible stream.
 #[derive(Debug, Default)]
 pub struct OpenAiChunkDecoder {
     done: bool,
     usage: Option<Usage>,
-    id: String,
-    model: String,
+    id: Arc<str>,
+    model: Arc<str>,
     created: u64,
     /// Tool calls seen per choice index.
     calls: Vec<(u32, Vec<CallSlot>)>,
@@ -179,10 +181,14 @@ impl ChunkDecoder for OpenAiChunkDecoder {
             self.usage = Some(u);
         }
         if let Some(id) = wire.id.filter(|s| !s.is_empty()) {
-            self.id = id;
+            if *self.id != *id {
+                self.id = id.into();
+            }
         }
         if let Some(model) = wire.model.filter(|s| !s.is_empty()) {
-            self.model = model;
+            if *self.model != *model {
+                self.model = model.into();
+            }
         }
         if let Some(created) = wire.created {
             self.created = created;
@@ -222,10 +228,10 @@ impl ChunkDecoder for OpenAiChunkDecoder {
             });
         }
         Ok(vec![ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
+            id: Arc::clone(&self.id),
+            object: CHUNK_OBJECT.into(),
             created: self.created,
-            model: self.model.clone(),
+            model: Arc::clone(&self.model),
             choices,
             usage: None,
         }])
@@ -504,8 +510,8 @@ mod tests {
             (u.prompt_tokens, u.completion_tokens, u.total_tokens),
             (19, 2, 21)
         );
-        assert_eq!(r.chunks[0].id, "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG");
-        assert_eq!(r.chunks[0].model, "gpt-4o-2024-08-06");
+        assert_eq!(&*r.chunks[0].id, "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG");
+        assert_eq!(&*r.chunks[0].model, "gpt-4o-2024-08-06");
         assert_eq!(r.chunks[0].created, 1_741_570_283);
         assert_eq!(
             r.chunks[0].choices[0].delta.role.as_deref(),
@@ -628,7 +634,7 @@ mod tests {
         ]);
         r.end.as_ref().unwrap();
         assert_eq!(r.usage, None);
-        assert_eq!(r.chunks[0].id, "x");
+        assert_eq!(&*r.chunks[0].id, "x");
         assert_eq!(
             r.chunks[0].choices[0].delta.reasoning_content.as_deref(),
             Some("think")

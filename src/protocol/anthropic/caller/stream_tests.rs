@@ -170,10 +170,10 @@ fn expected(sse: &str) -> Events {
 
 fn chunk(delta: Delta, finish: Option<FinishReason>) -> ChatChunk {
     ChatChunk {
-        id: "chatcmpl-9".to_owned(),
-        object: "chat.completion.chunk".to_owned(),
+        id: "chatcmpl-9".into(),
+        object: "chat.completion.chunk".into(),
         created: 1,
-        model: "gpt-4.1".to_owned(),
+        model: "gpt-4.1".into(),
         choices: vec![ChunkChoice {
             index: 0,
             delta,

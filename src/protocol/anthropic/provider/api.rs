@@ -5,7 +5,9 @@ use super::{RequestOptions, ResponseContext};
 use crate::protocol::openai::provider::json_header;
 use crate::protocol::openai::{ChatRequest, ChatResponse};
 use crate::protocol::raw::RawBody;
-use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
+use crate::protocol::seam::{
+    Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, RelayBody, Target,
+};
 use crate::protocol::{ChunkDecoder, Error};
 use std::time::Duration;
 
@@ -41,9 +43,9 @@ impl ProviderApi for AnthropicProvider {
         headers
     }
 
-    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<Vec<u8>, Error> {
+    fn relay_body(&self, raw: &RawBody, t: &Target<'_>) -> Result<RelayBody, Error> {
         let model = serde_json::to_vec(t.api_model).unwrap_or_default();
-        Ok(raw.write_with(&[("model", &model)]))
+        Ok(raw.write_with(&[("model", &model)]).into())
     }
 
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error> {

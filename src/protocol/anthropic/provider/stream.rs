@@ -26,6 +26,7 @@ use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
 use crate::protocol::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// The stream state machine of §4.3.
 #[derive(Debug)]
@@ -33,9 +34,9 @@ pub struct AnthropicToOpenAi {
     ctx: ResponseContext,
     created: u64,
     /// `chatcmpl-` + the message id, from `message_start`.
-    id: String,
+    id: Arc<str>,
     /// The upstream's model, from `message_start`.
-    model: String,
+    model: Arc<str>,
     /// Open content blocks by Anthropic block index.
     blocks: Vec<(u64, Block)>,
     /// Tool calls started so far (the next OpenAI tool index).
@@ -65,8 +66,8 @@ impl AnthropicToOpenAi {
         Self {
             ctx,
             created,
-            id: String::new(),
-            model: String::new(),
+            id: "".into(),
+            model: "".into(),
             blocks: Vec::new(),
             tool_count: 0,
             json_answered: false,
@@ -109,8 +110,8 @@ impl AnthropicToOpenAi {
 
     fn message_start(&mut self, data: &str) -> Result<Vec<ChatChunk>, Error> {
         let start: MessageStart = parse(data, "message_start")?;
-        self.id = format!("chatcmpl-{}", start.message.id);
-        self.model = start.message.model;
+        self.id = format!("chatcmpl-{}", start.message.id).into();
+        self.model = start.message.model.into();
         if let Some(u) = start.message.usage {
             self.usage.get_or_insert_with(Default::default).update(&u);
         }

@@ -92,7 +92,7 @@ fn candidate(index: u32, parts: Vec<PartIn>, finish: Option<&'static str>) -> Ca
 impl ClientEncoder for GeminiEncoder {
     fn chunk(&mut self, chunk: &ChatChunk, out: &mut BytesMut) {
         if self.id.is_empty() {
-            self.id.clone_from(&chunk.id);
+            self.id = chunk.id.to_string();
         }
         let mut candidates = Vec::new();
         for choice in &chunk.choices {

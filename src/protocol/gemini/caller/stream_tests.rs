@@ -12,7 +12,7 @@ fn events(out: &[u8]) -> Vec<Value> {
 }
 
 fn chunk(delta: Delta, finish: Option<FinishReason>) -> ChatChunk {
-    ChatChunk::single("chatcmpl-r1", "upstream", 1, delta, finish)
+    ChatChunk::single(&"chatcmpl-r1".into(), &"upstream".into(), 1, delta, finish)
 }
 
 fn tool(index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> ChatChunk {

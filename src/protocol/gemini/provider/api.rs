@@ -5,7 +5,9 @@ use super::{error_from_gemini, from_gemini, model_path, to_gemini, GeminiToOpenA
 use crate::protocol::openai::provider::json_header;
 use crate::protocol::openai::{ChatRequest, ChatResponse};
 use crate::protocol::raw::RawBody;
-use crate::protocol::seam::{Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, Target};
+use crate::protocol::seam::{
+    Decode, Encoded, Headers, InboundApi, Operation, ProviderApi, RelayBody, Target,
+};
 use crate::protocol::{ChunkDecoder, Error};
 use std::time::Duration;
 
@@ -38,8 +40,8 @@ impl ProviderApi for GeminiProvider {
     }
 
     /// Gemini names the model in the URL: the body goes on as it came.
-    fn relay_body(&self, raw: &RawBody, _t: &Target<'_>) -> Result<Vec<u8>, Error> {
-        Ok(raw.write_with(&[]))
+    fn relay_body(&self, raw: &RawBody, _t: &Target<'_>) -> Result<RelayBody, Error> {
+        Ok(raw.write_with(&[]).into())
     }
 
     fn encode(&self, req: &ChatRequest, t: &Target<'_>) -> Result<Encoded, Error> {

@@ -27,11 +27,12 @@ use super::response::{
 use super::{short_hash, ResponseContext};
 use crate::protocol::gemini::types::{Candidate, GenerateContentResponse};
 use crate::protocol::openai::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage, CHUNK_OBJECT,
 };
 use crate::protocol::sse::SseEvent;
 use crate::protocol::ChunkDecoder;
 use crate::protocol::Error;
+use std::sync::Arc;
 
 /// Stream state machine from Gemini SSE events to OpenAI chunks.
 #[derive(Debug)]
@@ -48,8 +49,8 @@ pub struct GeminiToOpenAi {
 /// What every chunk repeats; fixed by the first event.
 #[derive(Debug, Default)]
 struct Header {
-    id: String,
-    model: String,
+    id: Arc<str>,
+    model: Arc<str>,
     created: u64,
 }
 
@@ -84,20 +85,24 @@ impl GeminiToOpenAi {
         }
         match resp.response_id.as_deref().filter(|r| !r.is_empty()) {
             Some(r) => {
-                self.header.id = format!("chatcmpl-{r}");
+                self.header.id = format!("chatcmpl-{r}").into();
                 self.seed = r.to_owned();
             }
             None => {
                 let created = self.header.created.to_be_bytes();
-                self.header.id = format!("chatcmpl-{}", short_hash(&[&created, data.as_bytes()]));
-                self.seed.clone_from(&self.header.id);
+                self.header.id =
+                    format!("chatcmpl-{}", short_hash(&[&created, data.as_bytes()])).into();
+                self.seed = self.header.id.to_string();
             }
         }
-        self.header.model = resp
+        let model = resp
             .model_version
-            .clone()
+            .as_deref()
             .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| self.ctx.model.clone());
+            .unwrap_or(&self.ctx.model);
+        if *self.header.model != *model {
+            self.header.model = model.into();
+        }
     }
 
     fn state_position(&mut self, index: u32) -> usize {
@@ -206,10 +211,10 @@ fn close(
 
 fn chunk(header: &Header, index: u32, delta: Delta, finish: Option<FinishReason>) -> ChatChunk {
     ChatChunk {
-        id: header.id.clone(),
-        object: "chat.completion.chunk".to_owned(),
+        id: Arc::clone(&header.id),
+        object: CHUNK_OBJECT.into(),
         created: header.created,
-        model: header.model.clone(),
+        model: Arc::clone(&header.model),
         choices: vec![ChunkChoice {
             index,
             delta,

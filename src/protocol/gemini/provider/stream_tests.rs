@@ -188,8 +188,8 @@ fn text_stream_sends_role_once_then_deltas_then_finish() {
     assert!(out
         .chunks
         .iter()
-        .all(|c| c.id == "chatcmpl-stx1aOKsGJWZz7IPkrGYiAk"
-            && c.model == "gemini-2.5-flash"
+        .all(|c| &*c.id == "chatcmpl-stx1aOKsGJWZz7IPkrGYiAk"
+            && &*c.model == "gemini-2.5-flash"
             && c.created == 1_730_000_000
             && c.usage.is_none()));
     let u = out.usage.unwrap();
@@ -359,7 +359,7 @@ fn an_unfinished_candidate_is_closed_when_another_finished() {
     );
     // No response id or model version: a synthesized id and the requested model.
     assert!(rest[0].id.starts_with("chatcmpl-") && rest[0].id.len() > 9);
-    assert_eq!(rest[0].model, "gemini-requested");
+    assert_eq!(&*rest[0].model, "gemini-requested");
 }
 
 #[test]

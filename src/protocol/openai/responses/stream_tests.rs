@@ -12,7 +12,7 @@ fn ctx() -> ResponsesContext {
 }
 
 fn chunk(delta: Delta, finish: Option<FinishReason>) -> ChatChunk {
-    ChatChunk::single("chatcmpl-1", "upstream", 7, delta, finish)
+    ChatChunk::single(&"chatcmpl-1".into(), &"upstream".into(), 7, delta, finish)
 }
 
 fn text(s: &str) -> ChatChunk {
