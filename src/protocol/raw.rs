@@ -4,6 +4,7 @@
 //! other field goes upstream byte for byte.
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -35,12 +36,12 @@ impl<'a> RawObject<'a> {
     }
 }
 
-/// A JSON object body with the spans of its top-level members: scanned once,
-/// then read and rewritten any number of times (every attempt of a call)
-/// without another scan.
+/// A JSON object body with the spans of its top-level members: checked to
+/// be UTF-8 and scanned once, then read and rewritten any number of times
+/// (every attempt of a call) without another pass.
 #[derive(Debug, Clone)]
 pub struct RawBody {
-    bytes: Bytes,
+    text: ByteString,
     members: Vec<(Key, Range<usize>)>,
 }
 
@@ -54,9 +55,14 @@ enum Key {
 impl RawBody {
     /// Scans the top level of a JSON object.
     pub fn parse(bytes: Bytes) -> Result<Self, serde_json::Error> {
+        let text = match ByteString::try_from(bytes.clone()) {
+            Ok(text) => text,
+            // serde's words for what is wrong, and where.
+            Err(_) => return Err(not_utf8(&bytes)),
+        };
         let members = {
-            let obj = RawObject::parse(&bytes)?;
-            let base = bytes.as_ptr() as usize;
+            let obj: RawObject<'_> = serde_json::from_str(&text)?;
+            let base = text.as_ptr() as usize;
             let span = |s: &str| {
                 let start = s.as_ptr() as usize - base;
                 start..start + s.len()
@@ -72,12 +78,12 @@ impl RawBody {
                 })
                 .collect()
         };
-        Ok(Self { bytes, members })
+        Ok(Self { text, members })
     }
 
     /// The body as it came.
     pub fn bytes(&self) -> &Bytes {
-        &self.bytes
+        self.text.as_bytes()
     }
 
     /// The raw JSON text of member `key`.
@@ -93,8 +99,9 @@ impl RawBody {
 
     /// Every member, in order: its name and its raw JSON text.
     pub fn members(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
-        // The spans were cut from this body's `&str` pieces: always UTF-8.
-        let text = |r: &Range<usize>| std::str::from_utf8(&self.bytes[r.clone()]).unwrap_or("");
+        // The spans were cut at this text's `&str` pieces: on char
+        // boundaries, in bounds.
+        let text = |r: &Range<usize>| self.text.get(r.clone()).unwrap_or("");
         self.members.iter().map(move |(k, v)| {
             let key = match k {
                 Key::Span(r) => text(r),
@@ -102,6 +109,14 @@ impl RawBody {
             };
             (key, text(v))
         })
+    }
+}
+
+/// serde's error for `bytes`, which are not UTF-8.
+fn not_utf8(bytes: &[u8]) -> serde_json::Error {
+    match RawObject::parse(bytes) {
+        Err(e) => e,
+        Ok(_) => serde::de::Error::custom("invalid unicode code point"),
     }
 }
 
@@ -318,7 +333,8 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
 /// `text` as a JSON string value (quoted, escaped), to splice into raw
 /// JSON.
 pub fn json_string(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+    // Serialising a string cannot fail.
+    serde_json::to_string(text).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -338,6 +354,14 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             r#"{"messages":[{"role":"user","content":"hi"}],"x\"y":{"a":1},"model":"gpt-4o","stream_options":{}}"#
         );
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_in_serdes_words_and_place() {
+        let body = Bytes::from_static(b"{\"model\":\"gpt\",\"x\":\"\xff\"}");
+        let e = RawBody::parse(body).unwrap_err().to_string();
+        assert!(e.starts_with("invalid unicode code point"), "{e}");
+        assert!(e.ends_with("line 1 column 21"), "{e}");
     }
 
     #[test]
