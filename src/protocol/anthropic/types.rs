@@ -260,18 +260,47 @@ impl From<RawBlock> for ContentBlock {
     }
 }
 
-/// A string field; any other JSON value reads as empty.
+/// A string field; any other JSON value reads as empty (read in place: an
+/// untagged enum would buffer the value first).
 fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum StringOrNot {
-        String(String),
-        Not(serde::de::IgnoredAny),
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Lenient;
+    impl<'de> Visitor<'de> for Lenient {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_string<E>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_unit<E>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(String::new())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(String::new())
+        }
     }
-    Ok(match StringOrNot::deserialize(d)? {
-        StringOrNot::String(s) => s,
-        StringOrNot::Not(_) => String::new(),
-    })
+    d.deserialize_any(Lenient)
 }
 
 /// A tool `input` as an OpenAI `arguments` string: the raw JSON as sent, and
@@ -402,27 +431,56 @@ pub struct ContentBlockDelta {
 
 /// The `delta` of a `content_block_delta`.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(from = "DeltaWire")]
 pub enum BlockDelta {
     TextDelta {
-        #[serde(default)]
         text: String,
     },
     InputJsonDelta {
-        #[serde(default)]
         partial_json: String,
     },
     ThinkingDelta {
-        #[serde(default)]
         thinking: String,
     },
     SignatureDelta {
-        #[serde(default)]
         signature: String,
     },
     /// `citations_delta` and anything newer: ignored.
-    #[serde(untagged)]
-    Other(Value),
+    Other,
+}
+
+/// A `delta` as it comes: read flat in one pass (a tagged enum would buffer
+/// every event's delta first); a field of the wrong type reads as empty.
+#[derive(Deserialize)]
+struct DeltaWire {
+    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
+    kind: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    text: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    partial_json: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    thinking: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    signature: String,
+}
+
+impl From<DeltaWire> for BlockDelta {
+    fn from(w: DeltaWire) -> Self {
+        match w.kind.as_str() {
+            "text_delta" => Self::TextDelta { text: w.text },
+            "input_json_delta" => Self::InputJsonDelta {
+                partial_json: w.partial_json,
+            },
+            "thinking_delta" => Self::ThinkingDelta {
+                thinking: w.thinking,
+            },
+            "signature_delta" => Self::SignatureDelta {
+                signature: w.signature,
+            },
+            _ => Self::Other,
+        }
+    }
 }
 
 /// `content_block_stop`.
@@ -445,4 +503,36 @@ pub struct MessageDelta {
 pub struct MessageDeltaBody {
     #[serde(default)]
     pub stop_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delta(json: &str) -> BlockDelta {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_delta_reads_its_own_field_and_anything_else_leniently() {
+        assert!(matches!(
+            delta(r#"{"type":"text_delta","text":"hi \"you\"","extra":[1,{"a":2}]}"#),
+            BlockDelta::TextDelta { text } if text == "hi \"you\""
+        ));
+        assert!(matches!(
+            delta(r#"{"type":"input_json_delta","partial_json":"{\"a\""}"#),
+            BlockDelta::InputJsonDelta { partial_json } if partial_json == "{\"a\""
+        ));
+        // A field of the wrong type reads as empty, not as a broken stream.
+        assert!(matches!(
+            delta(r#"{"type":"text_delta","text":{"not":"text"}}"#),
+            BlockDelta::TextDelta { text } if text.is_empty()
+        ));
+        assert!(matches!(
+            delta(r#"{"type":"citations_delta","citation":{"cited_text":"x"}}"#),
+            BlockDelta::Other
+        ));
+        assert!(matches!(delta(r#"{"text":"no type"}"#), BlockDelta::Other));
+        assert!(matches!(delta(r#"{"type":7}"#), BlockDelta::Other));
+    }
 }
